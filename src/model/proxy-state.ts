@@ -30,6 +30,8 @@ export interface ProxyStateOptions {
   readonly onChange?: (() => void) | undefined;
   /** For last-change-trigger-time filtering; defaults to the system clock. */
   readonly clock?: Clock | undefined;
+  /** Called on every event about our own Node (undefined: deleted), e.g. for health checks. */
+  readonly onNodeChange?: ((node: NodeInfo | undefined) => void) | undefined;
 }
 
 export interface Snapshots {
@@ -72,6 +74,7 @@ export class ProxyState implements ProxyHandlers {
   readonly #logger: Logger;
   readonly #serviceProxyName: string | undefined;
   readonly #onChange: (() => void) | undefined;
+  readonly #onNodeChange: ((node: NodeInfo | undefined) => void) | undefined;
   readonly #families: FamilyState[];
   /** Latest decoded version of every proxied Service (any family). */
   readonly #services = new Map<ServiceKey, DecodedService>();
@@ -87,6 +90,7 @@ export class ProxyState implements ProxyHandlers {
     this.#logger = opts.logger;
     this.#serviceProxyName = opts.serviceProxyName;
     this.#onChange = opts.onChange;
+    this.#onNodeChange = opts.onNodeChange;
     const start = (opts.clock ?? systemClock).now();
     this.#families = [...new Set(opts.families)].map((family) => ({
       family,
@@ -199,6 +203,7 @@ export class ProxyState implements ProxyHandlers {
       // Topology labels are kept, as upstream's NodeTopologyConfig ignores deletions; the
       // health check sees the Node gone through node().
       this.#node = undefined;
+      this.#onNodeChange?.(undefined);
       return false;
     });
   }
@@ -212,6 +217,7 @@ export class ProxyState implements ProxyHandlers {
     const node = decodeNode(obj, this.#logger);
     if (node === undefined) return false; // keep what we knew; the decoder logged why
     this.#node = node;
+    this.#onNodeChange?.(node);
     const topology = topologyOf(node, this.#topology);
     if (topology === this.#topology) return false;
     this.#topology = topology;
