@@ -1,0 +1,74 @@
+// Real packets: a "node" namespace running our rules, a "pod" namespace behind a veth pair
+// with a TCP and a UDP server. ClusterIP traffic reaches the pod; without endpoints it is
+// refused; a removed UDP endpoint's conntrack entry is deleted.
+
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { NftablesDataplane } from '../../../src/dataplanes/nftables/nftables-dataplane.ts';
+import { SpawnNftRunner } from '../../../src/dataplanes/nftables/runner.ts';
+import { ConntrackCli } from '../../../src/dataplanes/conntrack/conntrack.ts';
+import { silentLogger } from '../../../src/util/logger.ts';
+import { canUseNetns, liveNamespaces, withNetns, type Netns } from '../../helpers/netns.ts';
+import { makeEndpoint, makePort, makeSnapshot, testOptions } from './fixtures.ts';
+
+const skip = !canUseNetns() && 'needs root for network namespaces';
+const NODE = process.execPath;
+
+function wire(node: Netns, pod: Netns): void {
+  node.exec('ip', ['link', 'add', 'kpt-n', 'type', 'veth', 'peer', 'name', 'kpt-p', 'netns', pod.name]);
+  node.exec('ip', ['addr', 'add', '10.200.0.1/24', 'dev', 'kpt-n']);
+  node.exec('ip', ['link', 'set', 'kpt-n', 'up']);
+  node.exec('ip', ['route', 'add', '172.30.0.0/16', 'dev', 'kpt-n']);
+  pod.exec('ip', ['addr', 'add', '10.200.0.2/24', 'dev', 'kpt-p']);
+  pod.exec('ip', ['link', 'set', 'kpt-p', 'up']);
+}
+
+async function startServer(pod: Netns, code: string): Promise<void> {
+  const child = pod.spawn(NODE, ['-e', code]);
+  const [chunk] = (await once(child.stdout ?? child, 'data')) as [Buffer];
+  assert.match(chunk.toString(), /ready/);
+}
+
+const TCP_SERVER = `require('net').createServer((s) => s.end('hello from pod')).listen(8080, '10.200.0.2', () => console.log('ready'))`;
+const UDP_SERVER = `const s = require('dgram').createSocket('udp4'); s.on('message', (m, r) => s.send(m, r.port, r.address)); s.bind(5353, '10.200.0.2', () => console.log('ready'))`;
+const TCP_CLIENT = `const c = require('net').connect(80, '172.30.0.10'); let d=''; c.on('data', (b) => d += b); c.on('end', () => { console.log('OK ' + d); }); c.on('error', (e) => { console.log('ERR ' + e.code); }); setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, 3000).unref();`;
+const UDP_CLIENT = `const s = require('dgram').createSocket('udp4'); s.on('message', (m) => { console.log('OK ' + m); s.close(); }); s.send('ping', 53, '172.30.0.20'); setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, 3000).unref();`;
+
+describe('nftables dataplane with real traffic', { skip, concurrency: false }, () => {
+  after(() => { assert.deepEqual(liveNamespaces(), []); });
+
+  it('ClusterIP reaches the pod; without endpoints the connection is refused', async () => {
+    await withNetns('tr-node', (node) => withNetns('tr-pod', async (pod) => {
+      wire(node, pod);
+      await startServer(pod, TCP_SERVER);
+      const dp = new NftablesDataplane({ runner: new SpawnNftRunner({ commandPrefix: node.prefix }), logger: silentLogger(), render: testOptions() });
+      const sp = makePort('ns1', 'web', 'http', (s) => { s.clusterIP = '172.30.0.10'; });
+      await dp.sync({ full: true, families: [makeSnapshot({ ports: [[sp, [makeEndpoint('10.200.0.2', 8080)]]] })] });
+      assert.equal(node.exec(NODE, ['-e', TCP_CLIENT]).trim(), 'OK hello from pod');
+      await dp.sync({ full: false, families: [makeSnapshot({ ports: [[sp, []]], changed: ['ns1/web'] })] });
+      assert.equal(node.exec(NODE, ['-e', TCP_CLIENT]).trim(), 'ERR ECONNREFUSED');
+    }));
+  });
+
+  it('deletes the conntrack entry of a removed UDP endpoint', async () => {
+    await withNetns('ct-node', (node) => withNetns('ct-pod', async (pod) => {
+      wire(node, pod);
+      await startServer(pod, UDP_SERVER);
+      const conntrack = new ConntrackCli({ commandPrefix: node.prefix });
+      const dp = new NftablesDataplane({ runner: new SpawnNftRunner({ commandPrefix: node.prefix }), logger: silentLogger(), render: testOptions(), conntrack });
+      const sp = makePort('ns1', 'dns', 'dns', (s) => { s.clusterIP = '172.30.0.20'; s.port = 53; }, 'UDP');
+      const ep = makeEndpoint('10.200.0.2', 5353);
+      await dp.sync({ full: true, families: [makeSnapshot({ ports: [[sp, [ep]]] })] });
+      assert.equal(node.exec(NODE, ['-e', UDP_CLIENT]).trim(), 'OK ping');
+      const listed = (): string => node.tryExec('conntrack', ['-L', '-p', 'udp']).stdout;
+      assert.match(listed(), /dst=172\.30\.0\.20 .*dport=53 .*src=10\.200\.0\.2/);
+      await dp.sync({ full: false, families: [makeSnapshot({
+        ports: [[sp, []]], changed: ['ns1/dns'], deletedUDPEndpoints: [{ servicePort: sp.name, endpoint: ep }],
+      })] });
+      assert.doesNotMatch(listed(), /dst=172\.30\.0\.20/);
+      // Nothing left to match: conntrack exits 1 with "0 flow entries", which is not an error.
+      assert.equal(await conntrack.deleteFlows({ family: 'IPv4', protocol: 'udp', origDst: '172.30.0.20' }), 0);
+    }));
+  });
+});
