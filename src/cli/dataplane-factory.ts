@@ -1,0 +1,94 @@
+// Builds the dataplane for the configured mode with its real side-effect ports (nft binary,
+// conntrack tool) and adapts its metrics hooks to the upstream-named Prometheus metrics.
+
+import type { EffectiveConfig } from './config/index.ts';
+import type { Dataplane } from '../dataplanes/dataplane.ts';
+import { ConntrackCli } from '../dataplanes/conntrack/conntrack.ts';
+import type { LocalDetector, NodePortAddresses } from '../dataplanes/nftables/options.ts';
+import type { NftablesMetrics } from '../dataplanes/nftables/metrics.ts';
+import { NftablesDataplane } from '../dataplanes/nftables/nftables-dataplane.ts';
+import { probeNftables } from '../dataplanes/nftables/probe.ts';
+import { SpawnNftRunner } from '../dataplanes/nftables/runner.ts';
+import type { NodeInfo } from '../model/types.ts';
+import type { ProxyMetrics } from '../server/metrics.ts';
+import type { Clock } from '../util/clock.ts';
+import type { Logger } from '../util/logger.ts';
+
+export interface DataplaneDeps {
+  readonly config: EffectiveConfig;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly metrics: ProxyMetrics;
+  readonly nodeIPs: readonly string[];
+  readonly localAddresses: readonly string[];
+  readonly node: NodeInfo | undefined;
+}
+
+export function localDetectorFor(config: EffectiveConfig, node: NodeInfo | undefined): LocalDetector {
+  switch (config.detectLocalMode) {
+    case 'ClusterCIDR':
+      return { mode: 'ClusterCIDR', cidrs: config.clusterCIDRs.map((c) => c.text) };
+    case 'NodeCIDR':
+      return { mode: 'NodeCIDR', cidrs: node?.podCIDRs ?? [] };
+    case 'BridgeInterface':
+      return { mode: 'BridgeInterface', interfaceName: config.detectLocal.bridgeInterface };
+    case 'InterfaceNamePrefix':
+      return { mode: 'InterfaceNamePrefix', prefix: config.detectLocal.interfaceNamePrefix };
+  }
+}
+
+export function nodePortAddressesFor(config: EffectiveConfig): NodePortAddresses {
+  const npa = config.nodePortAddresses;
+  if (npa.cidrs.length === 0) return { kind: 'primary' };
+  if (npa.cidrs.some((c) => c.text === '0.0.0.0/0') && npa.cidrs.some((c) => c.text === '::/0')) return { kind: 'all' };
+  return { kind: 'cidrs', cidrs: npa.cidrs.map((c) => c.text) };
+}
+
+function nftablesMetrics(m: ProxyMetrics): NftablesMetrics {
+  return {
+    syncFailed: () => { m.nftablesSyncFailuresTotal.inc({ ip_family: 'IPv4' }); },
+    cleanupFailed: () => { m.nftablesCleanupFailuresTotal.inc({ ip_family: 'IPv4' }); },
+    // Durations are observed by the proxy loop, once per sync and family.
+    synced: () => undefined,
+    noLocalEndpoints: (family, policy, count) => {
+      m.syncProxyRulesNoLocalEndpointsTotal.set({ ip_family: family, traffic_policy: policy === 'internal' ? 'internal' : 'external' }, count);
+    },
+    kernelRead: () => undefined,
+    conntrackEntriesDeleted: (family, count) => { m.reconcileConntrackFlowsDeletedEntriesTotal.inc({ ip_family: family }, count); },
+  };
+}
+
+/** The dataplane for `config.mode`, after probing that the node can run it. */
+export async function createDataplane(deps: DataplaneDeps): Promise<Dataplane> {
+  const { config, logger, clock } = deps;
+  switch (config.mode) {
+    case 'nftables': {
+      const runner = new SpawnNftRunner();
+      await probeNftables(runner);
+      return new NftablesDataplane({
+        runner,
+        logger: logger.child({ dataplane: 'nftables' }),
+        clock,
+        metrics: nftablesMetrics(deps.metrics),
+        conntrack: new ConntrackCli(),
+        render: {
+          masqueradeAll: config.masqueradeAll,
+          masqueradeBit: config.masqueradeBit,
+          localDetector: localDetectorFor(config, deps.node),
+          nodePortAddresses: nodePortAddressesFor(config),
+          nodeIPs: deps.nodeIPs,
+          localAddresses: deps.localAddresses,
+        },
+      });
+    }
+    case 'iptables':
+    case 'userspace':
+      throw Object.assign(new Error(`proxy mode ${config.mode} is not implemented yet; use --proxy-mode=nftables`), { code: 'MODE_UNAVAILABLE' });
+  }
+}
+
+/** `--cleanup`: remove everything any of our dataplanes may have created. */
+export async function cleanupAll(logger: Logger): Promise<void> {
+  const nft = new NftablesDataplane({ runner: new SpawnNftRunner(), logger, render: {} });
+  await nft.cleanup();
+}

@@ -1,0 +1,190 @@
+// The composition root: the one place that wires real dependencies together, owns the process
+// exit code and the signal handling (one AbortController). Everything it calls takes its
+// dependencies as arguments.
+
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Registry } from 'prom-client';
+import { loadConfiguration, configz, type EffectiveConfig } from './config/index.ts';
+import { createDataplane, cleanupAll } from './dataplane-factory.ts';
+import { registerNode } from './embedded.ts';
+import { detectNodeIPs, interfaceAddresses } from './node-ips.ts';
+import { runControlPlaneCommand, startControlPlane, type ControlPlane } from '../controlplane/index.ts';
+import { decodeNode } from '../model/decode/node.ts';
+import { ProxyState } from '../model/proxy-state.ts';
+import type { IPFamily, NodeInfo } from '../model/types.ts';
+import { HealthServer } from '../server/health-server.ts';
+import { createProxyMetrics } from '../server/metrics.ts';
+import { MetricsServer } from '../server/metrics-server.ts';
+import { ProxyHealth, healthTimeoutFor } from '../server/proxy-health.ts';
+import { ApiSource, createApiClient, type ApiClient } from '../sources/api/index.ts';
+import { ProxyLoop } from '../sync/proxy-loop.ts';
+import { systemClock } from '../util/clock.ts';
+import { createLogger, type Logger } from '../util/logger.ts';
+
+const USER_AGENT = 'kube-proxy-ts';
+
+/** In a pod with a service account: upstream's rest.InClusterConfig condition. */
+function inCluster(env: NodeJS.ProcessEnv): boolean {
+  return Boolean(env['KUBERNETES_SERVICE_HOST']) && Boolean(env['KUBERNETES_SERVICE_PORT']);
+}
+
+function nodeFamilies(): IPFamily[] {
+  // Both families when the kernel has IPv6 (dual-stack tables are cheap when empty).
+  return existsSync('/proc/net/if_inet6') ? ['IPv4', 'IPv6'] : ['IPv4'];
+}
+
+/** Our Node as the API has it right now (undefined if it does not exist or cannot be read). */
+async function fetchNode(client: ApiClient, nodeName: string, logger: Logger): Promise<NodeInfo | undefined> {
+  try {
+    const res = await client.request(`/api/v1/nodes/${encodeURIComponent(nodeName)}`, { timeoutMs: 5000 });
+    if (res.status !== 200) return undefined;
+    return decodeNode(JSON.parse(res.body) as unknown, logger);
+  } catch (err) {
+    logger.debug({ err }, 'could not read our Node');
+    return undefined;
+  }
+}
+
+async function startEmbedded(config: EffectiveConfig, logger: Logger): Promise<ControlPlane> {
+  const cp = config.controlPlane;
+  const plane = await startControlPlane({
+    dataDir: cp.dataDir,
+    listen: cp.listen.text,
+    serviceCIDRs: cp.serviceCIDRs.map((c) => c.text),
+    ...(cp.manifestsDir === undefined ? {} : { manifestsDir: cp.manifestsDir }),
+    logger: logger.child({ component: 'control-plane' }),
+  });
+  logger.info({ url: plane.url, kubeconfig: plane.kubeconfigPath, dataDir: plane.dataDir },
+    `no cluster configured: started the embedded control plane; use it with: kubectl --kubeconfig ${plane.kubeconfigPath} ...`);
+  return plane;
+}
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (argv[0] === 'control-plane') {
+    const logger = createLogger({});
+    return runControlPlaneCommand(argv.slice(1), logger);
+  }
+  const loaded = loadConfiguration(argv, env, (p) => readFileSync(p, 'utf8'));
+  switch (loaded.kind) {
+    case 'help':
+      process.stdout.write(loaded.text);
+      return 0;
+    case 'version':
+      process.stdout.write(`${loaded.text}\n`);
+      return 0;
+    case 'error':
+      process.stderr.write(`${loaded.message}\n`);
+      return 1;
+    case 'write-config':
+      for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+      writeFileSync(loaded.path, loaded.yaml);
+      process.stderr.write(`wrote the effective configuration to ${loaded.path}\n`);
+      return 0;
+    case 'run':
+      break;
+  }
+  const config = loaded.config;
+  const logger = createLogger({ verbosity: config.logging.verbosity, ...(config.logging.format === undefined ? {} : { format: config.logging.format }) });
+  for (const w of loaded.warnings) logger.warn(w);
+
+  if (config.cleanup) {
+    try {
+      await cleanupAll(logger);
+      logger.info('cleanup done');
+      return 0;
+    } catch (err) {
+      logger.error({ err }, 'cleanup failed');
+      return 1;
+    }
+  }
+
+  const ac = new AbortController();
+  const onSignal = (sig: string): void => {
+    logger.info({ signal: sig }, 'shutting down; programmed rules stay in place');
+    ac.abort();
+  };
+  process.once('SIGINT', () => { onSignal('SIGINT'); });
+  process.once('SIGTERM', () => { onSignal('SIGTERM'); });
+  try {
+    return await run(config, env, logger, ac.signal);
+  } catch (err) {
+    logger.error({ err }, 'kube-proxy-ts failed');
+    return 1;
+  } finally {
+    ac.abort();
+  }
+}
+
+async function run(config: EffectiveConfig, env: NodeJS.ProcessEnv, logger: Logger, signal: AbortSignal): Promise<number> {
+  const clock = systemClock;
+  const nodeName = config.hostnameOverride ?? hostname().trim().toLowerCase();
+  const families = nodeFamilies();
+  logger.info({ node: nodeName, mode: config.mode, families }, 'starting kube-proxy-ts');
+
+  // Where objects come from: a real cluster if one is configured, else the embedded plane.
+  let plane: ControlPlane | undefined;
+  const kubeconfig = config.clientConnection.kubeconfig;
+  const master = config.clientConnection.master;
+  const useCluster = kubeconfig !== undefined || master !== undefined || inCluster(env);
+  if (!useCluster) {
+    plane = await startEmbedded(config, logger);
+    await registerNode(plane, nodeName, interfaceAddresses(), logger);
+  }
+  const client = createApiClient({
+    ...(plane !== undefined ? { kubeconfigPath: plane.kubeconfigPath } : {}),
+    ...(plane === undefined && kubeconfig !== undefined ? { kubeconfigPath: kubeconfig } : {}),
+    ...(plane === undefined && master !== undefined ? { master } : {}),
+    env,
+    userAgent: USER_AGENT,
+    qps: config.clientConnection.qps,
+    burst: config.clientConnection.burst,
+  }, logger.child({ component: 'api' }));
+
+  try {
+    // Metrics and health first, so probes answer while the rest starts.
+    const registry = new Registry();
+    const metrics = createProxyMetrics(registry, { mode: config.mode });
+    const health = new ProxyHealth({ clock, healthTimeout: healthTimeoutFor(config.syncPeriodMs) });
+    const servers: Promise<unknown>[] = [];
+    if (config.healthzBindAddress !== undefined) {
+      const hs = new HealthServer({ health, metrics, logger });
+      servers.push(hs.listen(config.healthzBindAddress.text, signal));
+    }
+    if (config.metricsBindAddress !== undefined) {
+      const ms = new MetricsServer({ registry, proxyMode: config.mode, configz: () => configz(config), logger });
+      servers.push(ms.listen(config.metricsBindAddress.text, signal));
+    }
+    await Promise.all(servers);
+
+    const node = await fetchNode(client, nodeName, logger);
+    const nodeIPs = detectNodeIPs(config.bindAddress.address, node);
+    if (nodeIPs.source === 'loopback') logger.warn('cannot determine this node\'s IP, assuming loopback; set --bind-address if this is wrong');
+    logger.info({ nodeIPs: nodeIPs.ips, source: nodeIPs.source }, 'node IPs');
+    const dataplane = await createDataplane({ config, logger, clock, metrics, nodeIPs: nodeIPs.ips, localAddresses: interfaceAddresses(), node });
+
+    const ref: { loop?: ProxyLoop } = {};
+    const state = new ProxyState({
+      nodeName, families, logger: logger.child({ component: 'model' }), clock,
+      onChange: () => ref.loop?.notifyChange(),
+      onNodeChange: (n) => ref.loop?.notifyNode(n),
+    });
+    const loop = new ProxyLoop({
+      model: state, dataplane, families, clock, logger: logger.child({ component: 'sync' }), health, metrics,
+      minSyncPeriodMs: config.minSyncPeriodMs, syncPeriodMs: config.syncPeriodMs,
+    });
+    ref.loop = loop;
+    loop.notifyNode(node);
+    if (config.initOnly) {
+      logger.info('--init-only: initialization done, exiting');
+      return 0;
+    }
+    const source = new ApiSource({ client, nodeName, logger: logger.child({ component: 'source' }), clock });
+    await Promise.all([loop.start(signal), source.run(state, signal)]);
+    await dataplane.close();
+    return 0;
+  } finally {
+    client.close();
+    await plane?.close();
+  }
+}

@@ -1,0 +1,134 @@
+// The real kube-proxy-ts process, as a user runs it: flags, config errors, --write-config-to,
+// and the daemon on the embedded control plane inside a network namespace.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { canUseNetns, withNetns, type Netns } from '../helpers/netns.ts';
+
+const BIN = join(import.meta.dirname, '../../src/cli/bin.ts');
+
+function cli(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('kube-proxy-ts command line', () => {
+  it('--help lists every flag with its default and exits 0', () => {
+    const r = cli(['--help']);
+    assert.equal(r.status, 0);
+    for (const flag of ['--proxy-mode', '--config', '--kubeconfig', '--healthz-bind-address', '--metrics-bind-address', '--cleanup', '--write-config-to']) {
+      assert.ok(r.stdout.includes(flag), `help mentions ${flag}`);
+    }
+    assert.match(r.stdout, /0\.0\.0\.0:10256/);
+  });
+
+  it('an invalid mode exits non-zero naming the field and the value', () => {
+    const r = cli(['--proxy-mode=bogus']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /mode/);
+    assert.match(r.stderr, /bogus/);
+  });
+
+  it('an unknown flag exits non-zero naming it', () => {
+    const r = cli(['--no-such-flag']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /no-such-flag/);
+  });
+
+  it('a config file with an unknown field or a bad duration exits non-zero naming them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kpt-cli-'));
+    try {
+      const file = join(dir, 'config.yaml');
+      writeFileSync(file, 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nbogusField: 1\nnftables:\n  syncPeriod: 10 parsecs\n');
+      const r = cli(['--config', file]);
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /bogusField/);
+      assert.match(r.stderr, /nftables\.syncPeriod/);
+      assert.match(r.stderr, /10 parsecs/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--write-config-to writes the effective configuration, flags overriding the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kpt-cli-'));
+    try {
+      const file = join(dir, 'config.yaml');
+      const out = join(dir, 'effective.yaml');
+      writeFileSync(file, 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclusterCIDR: 10.0.0.0/8\nmetricsBindAddress: 127.0.0.1:9999\n');
+      const r = cli(['--config', file, '--metrics-bind-address', '127.0.0.1:10249', '--write-config-to', out]);
+      assert.equal(r.status, 0, r.stderr);
+      const text = readFileSync(out, 'utf8');
+      assert.match(text, /kind: KubeProxyConfiguration/);
+      assert.match(text, /clusterCIDR: 10\.0\.0\.0\/8/);
+      assert.match(text, /metricsBindAddress: 127\.0\.0\.1:10249/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('kube-proxy-ts daemon on the embedded control plane', { skip: !canUseNetns() && 'needs root for network namespaces' }, () => {
+  it('serves health and metrics, programs a Service applied with kubectl, and keeps rules on exit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kpt-daemon-'));
+    try {
+      await withNetns('daemon', async (ns: Netns) => {
+        const data = join(dir, 'state');
+        const proc = ns.spawn(process.execPath, [BIN, '--control-plane-data-dir', data, '--control-plane-listen', '127.0.0.1:16443',
+          '--hostname-override', 'node-a', '--logging-format', 'json', '--iptables-min-sync-period', '0s']);
+        let log = '';
+        proc.stderr?.on('data', (b: Buffer) => { log += b.toString(); });
+        const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => { resolve(code); }));
+        try {
+          const kubeconfig = join(data, 'kubeconfig');
+          await until('kubeconfig', () => (existsSync(kubeconfig) ? true : undefined));
+          const healthz = await until('healthz 200', () => {
+            const r = ns.tryExec('curl', ['-s', '-w', '\n%{http_code}', 'http://127.0.0.1:10256/healthz']);
+            return r.stdout.endsWith('\n200') ? r.stdout : undefined;
+          });
+          const body = JSON.parse(healthz.split('\n')[0] ?? '') as { healthy: boolean; nodeEligible: boolean };
+          assert.equal(body.healthy, true);
+          assert.equal(body.nodeEligible, true, 'our Node is registered in the embedded control plane');
+          const svc = [
+            'apiVersion: v1', 'kind: Service', 'metadata: {name: web, namespace: default}',
+            'spec: {clusterIP: 10.96.0.80, ports: [{name: http, port: 80, targetPort: 8080}]}', '---',
+            'apiVersion: discovery.k8s.io/v1', 'kind: EndpointSlice',
+            'metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}',
+            'addressType: IPv4', 'ports: [{name: http, port: 8080, protocol: TCP}]',
+            'endpoints: [{addresses: [10.244.0.5], conditions: {ready: true}, nodeName: node-a}]', '',
+          ].join('\n');
+          ns.exec('kubectl', ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], svc);
+          await until('the service in the kernel', () => {
+            const r = ns.tryExec('nft', ['list', 'map', 'ip', 'kube-proxy', 'service-ips']);
+            return r.stdout.includes('10.96.0.80 . tcp . 80') ? true : undefined;
+          });
+          const metrics = ns.exec('curl', ['-s', 'http://127.0.0.1:10249/metrics']);
+          assert.match(metrics, /kubeproxy_sync_proxy_rules_last_timestamp_seconds\{ip_family="IPv4"\} [1-9]/);
+          assert.equal(ns.exec('curl', ['-s', 'http://127.0.0.1:10249/proxyMode']), 'nftables');
+          proc.kill('SIGTERM');
+          assert.equal(await exited, 0, log);
+          const after = ns.exec('nft', ['list', 'map', 'ip', 'kube-proxy', 'service-ips']);
+          assert.ok(after.includes('10.96.0.80 . tcp . 80'), 'rules stay in place after exit (no traffic gap on restart)');
+        } finally {
+          if (proc.exitCode === null) proc.kill('SIGKILL');
+        }
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
