@@ -279,6 +279,7 @@ export class ProxyState implements ProxyHandlers {
         nodeName: this.#nodeName,
         nodeLabels: this.#topology,
         services: svc.services,
+        portsByService: svc.portsByService,
         endpoints: eps.endpoints,
         changedServices: new Set([...svc.updatedServices, ...eps.updatedServices]),
         deletedUDPClusterIPs: svc.deletedUDPClusterIPs,

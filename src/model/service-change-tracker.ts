@@ -22,6 +22,8 @@ export interface ServiceApplyResult {
   readonly deletedUDPClusterIPs: ReadonlySet<string>;
   /** The applied service ports after this apply: an immutable version, safe to hand out. */
   readonly services: PersistentMap<ServicePort>;
+  /** Port keys of each applied Service (an index into `services`), same immutability. */
+  readonly portsByService: PersistentMap<readonly string[]>;
 }
 
 export class ServiceChangeTracker {
@@ -29,6 +31,7 @@ export class ServiceChangeTracker {
   readonly #applied = new Map<ServiceKey, ServicePortMap>();
   readonly #items = new Map<ServiceKey, ServiceChange>();
   #services = PersistentMap.empty<ServicePort>();
+  #portsByService = PersistentMap.empty<readonly string[]>();
 
   constructor(family: IPFamily) {
     this.family = family;
@@ -76,8 +79,9 @@ export class ServiceChangeTracker {
   apply(): ServiceApplyResult {
     const updatedServices = new Set<ServiceKey>();
     const deletedUDPClusterIPs = new Set<string>();
-    if (this.#items.size === 0) return { updatedServices, deletedUDPClusterIPs, services: this.#services };
+    if (this.#items.size === 0) return { updatedServices, deletedUDPClusterIPs, services: this.#services, portsByService: this.#portsByService };
     const b = this.#services.builder();
+    const idx = this.#portsByService.builder();
     for (const [key, change] of this.#items) {
       updatedServices.add(key);
       for (const [portKey, sp] of change.previous ?? []) {
@@ -86,11 +90,17 @@ export class ServiceChangeTracker {
         b.delete(portKey);
       }
       for (const [portKey, sp] of change.current ?? []) b.set(portKey, sp);
-      if (change.current === undefined || change.current.size === 0) this.#applied.delete(key);
-      else this.#applied.set(key, change.current);
+      if (change.current === undefined || change.current.size === 0) {
+        this.#applied.delete(key);
+        idx.delete(key);
+      } else {
+        this.#applied.set(key, change.current);
+        idx.set(key, Object.freeze([...change.current.keys()]));
+      }
     }
     this.#items.clear();
     this.#services = b.build();
-    return { updatedServices, deletedUDPClusterIPs, services: this.#services };
+    this.#portsByService = idx.build();
+    return { updatedServices, deletedUDPClusterIPs, services: this.#services, portsByService: this.#portsByService };
   }
 }

@@ -42,6 +42,7 @@ export function servicePortsForFamily(svc: DecodedService, family: IPFamily): Se
       internalPolicyLocal: svc.internalPolicyLocal,
       healthCheckNodePort: svc.healthCheckNodePort,
       trafficDistribution: svc.trafficDistribution,
+      loadBalancingAlgorithm: svc.loadBalancingAlgorithm,
     }));
   }
   return out;
@@ -60,7 +61,8 @@ export function servicePortEqual(a: ServicePort, b: ServicePort): boolean {
     && a.protocol === b.protocol && a.nodePort === b.nodePort && sameStrings(a.externalIPs, b.externalIPs)
     && sameStrings(a.loadBalancerVIPs, b.loadBalancerVIPs) && sameStrings(a.loadBalancerSourceRanges, b.loadBalancerSourceRanges)
     && affinityEqual && a.externalPolicyLocal === b.externalPolicyLocal && a.internalPolicyLocal === b.internalPolicyLocal
-    && a.healthCheckNodePort === b.healthCheckNodePort && a.trafficDistribution === b.trafficDistribution;
+    && a.healthCheckNodePort === b.healthCheckNodePort && a.trafficDistribution === b.trafficDistribution
+    && a.loadBalancingAlgorithm === b.loadBalancingAlgorithm;
 }
 
 /** Value equality; undefined and empty are the same (no ports either way). */

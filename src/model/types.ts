@@ -25,6 +25,16 @@ export interface ServicePortName {
   readonly service: ServiceKey;
 }
 
+/**
+ * How the userspace dataplane picks an endpoint for a new connection or flow. Set per Service
+ * with the annotation `kube-proxy-ts.io/load-balancing-algorithm` (see decode/service.ts);
+ * kernel dataplanes ignore it.
+ */
+export type LoadBalancingAlgorithm = 'round-robin' | 'random' | 'least-connections' | 'power-of-two-choices' | 'source-hash';
+export const LOAD_BALANCING_ALGORITHMS: readonly LoadBalancingAlgorithm[] = [
+  'round-robin', 'random', 'least-connections', 'power-of-two-choices', 'source-hash',
+];
+
 export type SessionAffinity =
   | { readonly type: 'None' }
   | { readonly type: 'ClientIP'; readonly timeoutSeconds: number };
@@ -53,6 +63,8 @@ export interface ServicePort {
   readonly healthCheckNodePort: number;
   /** spec.trafficDistribution, undefined when unset. */
   readonly trafficDistribution: string | undefined;
+  /** Per-Service balancing override (userspace dataplane); undefined: the configured default. */
+  readonly loadBalancingAlgorithm?: LoadBalancingAlgorithm | undefined;
 }
 
 /** Reachable via something other than the ClusterIP (NodePort, externalIP, LoadBalancer). */
@@ -118,6 +130,8 @@ export interface FamilySnapshot {
   readonly nodeLabels: ReadonlyMap<string, string>;
   /** Keyed by ServicePortName.key. */
   readonly services: ReadonlyMap<string, ServicePort>;
+  /** Port keys (ServicePortName.key) of each Service in `services`: find a Service's ports in O(1). */
+  readonly portsByService: ReadonlyMap<ServiceKey, readonly string[]>;
   /** All endpoints of each service port, keyed by ServicePortName.key (missing = none). */
   readonly endpoints: ReadonlyMap<string, readonly Endpoint[]>;
   /** Services (ns/name) whose ports or endpoints changed since the previous snapshot. */

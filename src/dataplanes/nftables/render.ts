@@ -48,19 +48,14 @@ export function renderFamily(snap: FamilySnapshot, options: NftablesRenderOption
 }
 
 /**
- * Port keys of the given services present in the snapshot. One pass over the snapshot's keys
- * with a set lookup each (no rendering): the only part of a partial sync that looks at every
- * service.
+ * Port keys of the given services present in the snapshot: O(changed services), through the
+ * snapshot's per-service index.
  */
 export function portKeysOfServices(snap: FamilySnapshot, services: ReadonlySet<ServiceKey>): Map<ServiceKey, string[]> {
   const out = new Map<ServiceKey, string[]>();
-  if (services.size === 0) return out;
-  for (const [key, sp] of snap.services) {
-    const svc = sp.name.service;
-    if (!services.has(svc)) continue;
-    let list = out.get(svc);
-    if (!list) out.set(svc, (list = []));
-    list.push(key);
+  for (const svc of services) {
+    const keys = snap.portsByService.get(svc);
+    if (keys !== undefined && keys.length > 0) out.set(svc, [...keys]);
   }
   return out;
 }

@@ -4,7 +4,7 @@
 
 import type { Logger } from '../../util/logger.ts';
 import { parseCIDR, parseIP, type ParsedCIDR, type ParsedIP } from '../ip.ts';
-import type { IPFamily, Protocol, ServiceKey, SessionAffinity } from '../types.ts';
+import { LOAD_BALANCING_ALGORITHMS, type IPFamily, type LoadBalancingAlgorithm, type Protocol, type ServiceKey, type SessionAffinity } from '../types.ts';
 import {
   SkipObject, decodeMetadata, intField, isRecord, labelSkipReason, listField, logIgnored, logInvalid, refOf, showValue,
   type Json, type ObjectRef,
@@ -40,6 +40,8 @@ export interface DecodedService {
   /** Only when upstream's NeedsHealthCheck holds (LoadBalancer with eTP Local); else 0. */
   readonly healthCheckNodePort: number;
   readonly trafficDistribution: string | undefined;
+  /** From the ANNOTATION_LOAD_BALANCING_ALGORITHM annotation; undefined when absent or invalid. */
+  readonly loadBalancingAlgorithm: LoadBalancingAlgorithm | undefined;
 }
 
 export interface DecodeServiceOptions {
@@ -48,6 +50,13 @@ export interface DecodeServiceOptions {
 }
 
 export const DEFAULT_CLIENT_IP_TIMEOUT_SECONDS = 10800;
+/**
+ * Per-Service balancing algorithm for the userspace dataplane, one of LOAD_BALANCING_ALGORITHMS
+ * (e.g. `kube-proxy-ts.io/load-balancing-algorithm: least-connections`). An unknown value is
+ * logged (naming the Service, the annotation and the value) and the configured default is used.
+ */
+export const ANNOTATION_LOAD_BALANCING_ALGORITHM = 'kube-proxy-ts.io/load-balancing-algorithm';
+const ALGORITHMS: ReadonlySet<string> = new Set(LOAD_BALANCING_ALGORITHMS);
 /** API validation: 0 < timeoutSeconds <= 86400. */
 const MAX_CLIENT_IP_TIMEOUT_SECONDS = 86400;
 const PROTOCOLS: ReadonlySet<string> = new Set<Protocol>(['TCP', 'UDP', 'SCTP']);
@@ -179,7 +188,18 @@ function policyIsLocal(ctx: Ctx, spec: Json, field: 'externalTrafficPolicy' | 'i
   return ctx.fail(`spec.${field}`, v, 'is not "Cluster" or "Local"');
 }
 
-function decodeSpec(ctx: Ctx, obj: Json, namespace: string, name: string): DecodedService | undefined {
+/** The balancing annotation: a bad value is logged and ignored (the Service is still proxied). */
+function decodeAlgorithm(ctx: Ctx, meta: Json): LoadBalancingAlgorithm | undefined {
+  const annotations = meta['annotations'];
+  const v = isRecord(annotations) ? annotations[ANNOTATION_LOAD_BALANCING_ALGORITHM] : undefined;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string' && ALGORITHMS.has(v)) return v as LoadBalancingAlgorithm;
+  logInvalid(ctx.logger, ctx.ref, `metadata.annotations[${JSON.stringify(ANNOTATION_LOAD_BALANCING_ALGORITHM)}]`, v,
+    `is not one of ${LOAD_BALANCING_ALGORITHMS.join(', ')}`, 'default algorithm used');
+  return undefined;
+}
+
+function decodeSpec(ctx: Ctx, obj: Json, namespace: string, name: string, meta: Json): DecodedService | undefined {
   const spec = obj['spec'];
   if (!isRecord(spec)) return ctx.fail('spec', spec, 'is not an object');
   const type = spec['type'] ?? 'ClusterIP';
@@ -229,7 +249,7 @@ function decodeSpec(ctx: Ctx, obj: Json, namespace: string, name: string): Decod
   return Object.freeze({
     namespace, name, key: `${namespace}/${name}`, type: type as ServiceType, clusterIPs, ports, externalIPs, loadBalancerVIPs,
     loadBalancerSourceRanges: sourceRanges, sessionAffinity, externalPolicyLocal, internalPolicyLocal, healthCheckNodePort,
-    trafficDistribution,
+    trafficDistribution, loadBalancingAlgorithm: decodeAlgorithm(ctx, meta),
   });
 }
 
@@ -247,7 +267,7 @@ export function decodeService(obj: unknown, logger: Logger, opts: DecodeServiceO
       logIgnored(logger, ctx.ref, skip);
       return undefined;
     }
-    return decodeSpec(ctx, obj as Json, meta.namespace, meta.name);
+    return decodeSpec(ctx, obj as Json, meta.namespace, meta.name, meta.raw);
   } catch (err) {
     if (err instanceof SkipObject) return undefined;
     throw err;

@@ -70,8 +70,10 @@ export interface SnapshotInput {
 export function makeSnapshot(input: SnapshotInput): FamilySnapshot {
   const services = new Map<string, ServicePort>();
   const endpoints = new Map<string, readonly Endpoint[]>();
+  const portsByService = new Map<string, string[]>();
   for (const [sp, eps] of input.ports) {
     services.set(sp.name.key, sp);
+    portsByService.set(sp.name.service, [...(portsByService.get(sp.name.service) ?? []), sp.name.key]);
     if (eps.length > 0) endpoints.set(sp.name.key, eps);
   }
   return {
@@ -79,6 +81,7 @@ export function makeSnapshot(input: SnapshotInput): FamilySnapshot {
     nodeName: TEST_NODE,
     nodeLabels: input.labels ?? new Map(),
     services,
+    portsByService,
     endpoints,
     changedServices: new Set(input.changed ?? input.ports.map(([sp]) => sp.name.service)),
     deletedUDPClusterIPs: new Set(input.deletedUDPClusterIPs ?? []),
