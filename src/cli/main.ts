@@ -17,8 +17,10 @@ import { HealthServer } from '../server/health-server.ts';
 import { createProxyMetrics } from '../server/metrics.ts';
 import { MetricsServer } from '../server/metrics-server.ts';
 import { ProxyHealth, healthTimeoutFor } from '../server/proxy-health.ts';
+import { ServiceHealthServer } from '../server/service-health.ts';
 import { ApiSource, createApiClient, type ApiClient } from '../sources/api/index.ts';
 import { ProxyLoop } from '../sync/proxy-loop.ts';
+import { syncServiceHealth } from '../sync/service-health-sync.ts';
 import { systemClock } from '../util/clock.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 
@@ -44,6 +46,12 @@ async function fetchNode(client: ApiClient, nodeName: string, logger: Logger): P
     logger.debug({ err }, 'could not read our Node');
     return undefined;
   }
+}
+
+/** nodePortAddresses as listen addresses: the node IPs for "primary", every address otherwise. */
+function serviceHealthAddresses(config: EffectiveConfig, nodeIPs: readonly string[]): string[] {
+  if (config.nodePortAddresses.cidrs.length > 0) return [];
+  return nodeIPs.filter((ip) => ip !== '127.0.0.1' && ip !== '::1');
 }
 
 async function startEmbedded(config: EffectiveConfig, logger: Logger): Promise<ControlPlane> {
@@ -163,6 +171,12 @@ async function run(config: EffectiveConfig, env: NodeJS.ProcessEnv, logger: Logg
     logger.info({ nodeIPs: nodeIPs.ips, source: nodeIPs.source }, 'node IPs');
     const dataplane = await createDataplane({ config, logger, clock, metrics, nodeIPs: nodeIPs.ips, localAddresses: interfaceAddresses(), node });
 
+    // healthCheckNodePort servers listen where NodePorts are accepted (upstream: nodePortAddresses).
+    const serviceHealth = new ServiceHealthServer({
+      addresses: serviceHealthAddresses(config, nodeIPs.ips),
+      proxyHealthy: () => health.isHealthy(),
+      logger: logger.child({ component: 'service-health' }),
+    });
     const ref: { loop?: ProxyLoop } = {};
     const state = new ProxyState({
       nodeName, families, logger: logger.child({ component: 'model' }), clock,
@@ -172,6 +186,7 @@ async function run(config: EffectiveConfig, env: NodeJS.ProcessEnv, logger: Logg
     const loop = new ProxyLoop({
       model: state, dataplane, families, clock, logger: logger.child({ component: 'sync' }), health, metrics,
       minSyncPeriodMs: config.minSyncPeriodMs, syncPeriodMs: config.syncPeriodMs,
+      onSynced: (snapshots, full) => { syncServiceHealth(serviceHealth, snapshots, full); },
     });
     ref.loop = loop;
     loop.notifyNode(node);
@@ -181,6 +196,7 @@ async function run(config: EffectiveConfig, env: NodeJS.ProcessEnv, logger: Logg
     }
     const source = new ApiSource({ client, nodeName, logger: logger.child({ component: 'source' }), clock });
     await Promise.all([loop.start(signal), source.run(state, signal)]);
+    await serviceHealth.close();
     await dataplane.close();
     return 0;
   } finally {

@@ -1,0 +1,34 @@
+// Keeps the healthCheckNodePort servers in step with the snapshots: on a partial sync only the
+// changed Services are looked at (through the snapshot's per-Service index), on a full sync
+// all of them.
+
+import type { FamilySnapshot, ServiceKey } from '../model/types.ts';
+import type { ServiceHealthServer } from '../server/service-health.ts';
+
+/** healthCheckNodePort (0: none) and ready local endpoint IPs of one Service, across families. */
+function serviceHealthOf(families: readonly FamilySnapshot[], service: ServiceKey): { port: number; local: number } {
+  let port = 0;
+  const ips = new Set<string>();
+  for (const snap of families) {
+    for (const key of snap.portsByService.get(service) ?? []) {
+      const sp = snap.services.get(key);
+      if (sp !== undefined && sp.healthCheckNodePort !== 0) port = sp.healthCheckNodePort;
+      for (const ep of snap.endpoints.get(key) ?? []) if (ep.isLocal && ep.ready) ips.add(ep.ip);
+    }
+  }
+  return { port, local: ips.size };
+}
+
+export function syncServiceHealth(server: ServiceHealthServer, families: readonly FamilySnapshot[], full: boolean): void {
+  const services = new Set<ServiceKey>();
+  if (full) {
+    for (const snap of families) for (const svc of snap.portsByService.keys()) services.add(svc);
+    for (const svc of server.ports().keys()) services.add(svc);
+  } else {
+    for (const snap of families) for (const svc of snap.changedServices) services.add(svc);
+  }
+  for (const svc of services) {
+    const { port, local } = serviceHealthOf(families, svc);
+    server.syncService(svc, port === 0 ? undefined : port, local);
+  }
+}
