@@ -57,10 +57,12 @@ describe('load-balancing-algorithm annotation', () => {
       assert.equal(svc.loadBalancingAlgorithm, undefined);
       const warns = records.filter((r) => r['level'] === WARN);
       assert.equal(warns.length, 1);
-      assert.equal(warns[0]?.['object'], 'ns1/svc1');
-      assert.equal(warns[0]?.['field'], `metadata.annotations["${ANNOTATION_LOAD_BALANCING_ALGORITHM}"]`);
-      assert.equal(warns[0]?.['value'], shown);
-      assert.match(String(warns[0]?.['msg']), /is not one of round-robin, random, least-connections, power-of-two-choices, source-hash; default algorithm used/);
+      const [w] = warns;
+      assert.ok(w);
+      assert.equal(w['object'], 'ns1/svc1');
+      assert.equal(w['field'], `metadata.annotations["${ANNOTATION_LOAD_BALANCING_ALGORITHM}"]`);
+      assert.equal(w['value'], shown);
+      assert.match(String(w['msg']), /is not one of round-robin, random, least-connections, power-of-two-choices, source-hash; default algorithm used/);
     });
   }
 

@@ -1,0 +1,225 @@
+// Per-family bookkeeping of the userspace dataplane: the service ports it runs, and in
+// redirect mode which nftables elements each port owns. A sync prepares one transaction from
+// the ports it touched (a full sync: the whole table, flushed and refilled atomically), and
+// the record changes only once nft has accepted it.
+
+import type { IPFamily, ServiceKey } from '../../model/types.ts';
+import type { Logger } from '../../util/logger.ts';
+import { NftUnsafeValueError } from '../nftables/errors.ts';
+import { resolveFamilyContext, type NodePortAddresses } from '../nftables/options.ts';
+import { familyOf, isLoopback } from '../nftables/safety.ts';
+import type { EntryOptions } from './entry-points.ts';
+import type { PortRuntime } from './port-runtime.ts';
+import {
+  addElementLine, deleteElementLine, elementId, listenerElement, redirectElement, renderBaseAndFlush, type Element,
+} from './redirect.ts';
+
+export interface ResolvedEntryOptions {
+  readonly entry: EntryOptions;
+  /** Redirect mode: NodePort addresses for the nft rule; undefined: every local address. */
+  readonly nodePortIPsForNft: readonly string[] | undefined;
+}
+
+export function resolveFamilyEntryOptions(family: IPFamily, o: {
+  readonly redirect?: unknown; readonly nodeIPs?: readonly string[]; readonly nodePortAddresses?: NodePortAddresses;
+  readonly localAddresses?: readonly string[]; readonly listenHost?: Partial<Record<IPFamily, string>>;
+}): ResolvedEntryOptions {
+  const ctx = resolveFamilyContext(family, {
+    nodeIPs: o.nodeIPs ?? [],
+    nodePortAddresses: o.nodePortAddresses ?? { kind: 'primary' },
+    localAddresses: o.localAddresses ?? o.nodeIPs ?? [],
+  });
+  const local = [...(o.localAddresses ?? []), ...(o.nodeIPs ?? [])].filter((ip) => familyOf(ip) === family);
+  const nodePortIPs = ctx.nodePortIPs ?? [...new Set(local.filter((ip) => !isLoopback(ip)))];
+  return {
+    entry: {
+      redirect: o.redirect !== undefined,
+      listenHost: o.listenHost?.[family] ?? (family === 'IPv4' ? '0.0.0.0' : '::'),
+      nodePortIPs,
+      localAddresses: new Set(local),
+    },
+    nodePortIPsForNft: ctx.nodePortIPs,
+  };
+}
+
+interface Pending {
+  readonly full: boolean;
+  readonly lines: string[];
+  readonly programmed: Map<string, Map<string, Element>>;
+  /** Full: the new owner map. Partial: changes over the current one (undefined = released). */
+  readonly owners: Map<string, string | undefined>;
+}
+
+export class FamilyRuntime {
+  readonly family: IPFamily;
+  readonly entry: EntryOptions;
+  readonly ports = new Map<string, PortRuntime>();
+  readonly byService = new Map<ServiceKey, Set<string>>();
+  /** Element id → port key that programmed it (committed state). */
+  #owners = new Map<string, string>();
+  /** Elements of ports removed since the last commit (to be deleted). */
+  readonly #removed = new Map<string, Map<string, Element>>();
+  readonly #nodePortIPsForNft: readonly string[] | undefined;
+  readonly #logger: Logger;
+  readonly #reported = new Set<string>();
+  #pending: Pending | undefined;
+  fullySynced = false;
+
+  constructor(family: IPFamily, resolved: ResolvedEntryOptions, logger: Logger) {
+    this.family = family;
+    this.entry = resolved.entry;
+    this.#nodePortIPsForNft = resolved.nodePortIPsForNft;
+    this.#logger = logger;
+  }
+
+  addPort(key: string, rt: PortRuntime): void {
+    this.ports.set(key, rt);
+    const svc = rt.sp.name.service;
+    let set = this.byService.get(svc);
+    if (set === undefined) this.byService.set(svc, (set = new Set()));
+    set.add(key);
+  }
+
+  removePort(key: string): void {
+    const rt = this.ports.get(key);
+    if (rt === undefined) return;
+    this.ports.delete(key);
+    const set = this.byService.get(rt.sp.name.service);
+    set?.delete(key);
+    if (set?.size === 0) this.byService.delete(rt.sp.name.service);
+    if (rt.programmed.size > 0) this.#removed.set(key, rt.programmed);
+  }
+
+  /** Work out the transaction for the ports in `keys` (all of them when full). */
+  prepare(full: boolean, keys: ReadonlySet<string>): void {
+    const p: Pending = { full, lines: [], programmed: new Map(), owners: new Map() };
+    this.#pending = p;
+    if (!this.entry.redirect) return;
+    if (full) {
+      p.lines.push(...renderBaseAndFlush(this.family, this.#nodePortIPsForNft));
+      for (const key of [...this.ports.keys()].sort()) {
+        const rt = this.ports.get(key);
+        if (rt === undefined) continue;
+        const accepted = new Map<string, Element>();
+        for (const [id, e] of this.#desired(rt)) {
+          const owner = p.owners.get(id);
+          if (owner !== undefined) { this.#conflict(key, id, owner); continue; }
+          p.owners.set(id, key);
+          accepted.set(id, e);
+          p.lines.push(addElementLine(this.family, e));
+        }
+        p.programmed.set(key, accepted);
+      }
+      return;
+    }
+    const ownerOf = (id: string): string | undefined => (p.owners.has(id) ? p.owners.get(id) : this.#owners.get(id));
+    const olds = new Map<string, Map<string, Element>>();
+    const news = new Map<string, Map<string, Element>>();
+    for (const key of keys) {
+      const rt = this.ports.get(key);
+      olds.set(key, rt?.programmed ?? this.#removed.get(key) ?? new Map<string, Element>());
+      news.set(key, rt === undefined ? new Map<string, Element>() : this.#desired(rt));
+    }
+    // Deletions first, so an element one port gives up can be taken by another.
+    for (const [key, old] of olds) {
+      const want = news.get(key);
+      for (const [id, e] of old) {
+        if (want?.has(id) === true) continue;
+        p.lines.push(deleteElementLine(this.family, e));
+        p.owners.set(id, undefined);
+      }
+    }
+    for (const [key, want] of news) {
+      const old = olds.get(key);
+      const accepted = new Map<string, Element>();
+      for (const [id, e] of want) {
+        const owner = ownerOf(id);
+        if (owner !== undefined && owner !== key) { this.#conflict(key, id, owner); continue; }
+        const prev = old?.get(id);
+        if (prev?.value !== e.value) {
+          if (prev !== undefined) p.lines.push(deleteElementLine(this.family, prev));
+          p.lines.push(addElementLine(this.family, e));
+        }
+        p.owners.set(id, key);
+        accepted.set(id, e);
+      }
+      p.programmed.set(key, accepted);
+    }
+  }
+
+  transactionLines(): readonly string[] {
+    return this.#pending?.lines ?? [];
+  }
+
+  /** nft accepted the transaction (or there was none): the record follows. */
+  commit(): void {
+    const p = this.#pending;
+    this.#pending = undefined;
+    if (p === undefined) return;
+    if (p.full) {
+      this.#owners = new Map();
+      for (const [id, key] of p.owners) if (key !== undefined) this.#owners.set(id, key);
+      this.#removed.clear();
+    } else {
+      for (const [id, key] of p.owners) {
+        if (key === undefined) this.#owners.delete(id);
+        else this.#owners.set(id, key);
+      }
+    }
+    for (const [key, accepted] of p.programmed) {
+      this.#removed.delete(key);
+      const rt = this.ports.get(key);
+      if (rt !== undefined) rt.programmed = accepted;
+    }
+    this.fullySynced = true;
+  }
+
+  /** nft refused: nothing changed in the kernel; the next sync is a full one. */
+  abort(): void {
+    this.#pending = undefined;
+    this.fullySynced = false;
+  }
+
+  /** The tables were deleted (cleanup): nothing is programmed any more. */
+  forgetKernel(): void {
+    this.#owners = new Map();
+    this.#removed.clear();
+    for (const rt of this.ports.values()) rt.programmed = new Map();
+    this.fullySynced = false;
+  }
+
+  #desired(rt: PortRuntime): Map<string, Element> {
+    const out = new Map<string, Element>();
+    const protocol = rt.sp.protocol;
+    if (protocol === 'SCTP') return out;
+    try {
+      for (const r of rt.plan?.redirects ?? []) {
+        const port = rt.listenerPort(r.kind);
+        if (port === undefined) continue;
+        const e = redirectElement(this.family, protocol, r, port);
+        out.set(elementId(e), e);
+      }
+      for (const f of rt.frontends.values()) {
+        const e = listenerElement(protocol, f.port);
+        out.set(elementId(e), e);
+      }
+    } catch (err) {
+      if (!(err instanceof NftUnsafeValueError)) throw err;
+      this.#reportOnce(`${rt.sp.name.key}|unsafe`, { service: rt.sp.name.key, field: err.field, value: err.value },
+        `skipping redirects of service port ${rt.sp.name.key}: ${err.field} ${JSON.stringify(err.value)} is unsafe for nftables`);
+      return new Map();
+    }
+    return out;
+  }
+
+  #conflict(key: string, id: string, owner: string): void {
+    this.#reportOnce(`${key}|${id}`, { service: key, element: id, owner },
+      `service port ${key}: entry point ${id} is already taken by ${owner}; not redirected`);
+  }
+
+  #reportOnce(id: string, fields: Record<string, unknown>, msg: string): void {
+    if (this.#reported.has(id)) return;
+    this.#reported.add(id);
+    this.#logger.warn(fields, msg);
+  }
+}

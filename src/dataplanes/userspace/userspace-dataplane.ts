@@ -1,0 +1,231 @@
+// The userspace dataplane (--proxy-mode=userspace): kube-proxy-ts accepts each service port's
+// connections and datagrams itself and forwards them to an endpoint it picks (balancers/).
+// With a redirect runner (root), nftables steers ClusterIPs, NodePorts, externalIPs and LB IPs
+// to our listeners (redirect.ts); without, only addresses of this node can be listened on
+// (entry-points.ts). See README.md.
+
+import type { Dataplane, SyncRequest } from '../dataplane.ts';
+import type { FamilySnapshot, IPFamily, LoadBalancingAlgorithm, ServiceKey } from '../../model/types.ts';
+import { systemClock, type Clock } from '../../util/clock.ts';
+import type { Logger } from '../../util/logger.ts';
+import { categorizeEndpoints, type CategorizeFn } from '../nftables/categorize.ts';
+import type { NodePortAddresses } from '../nftables/options.ts';
+import type { NftRunner } from '../nftables/runner.ts';
+import { DEFAULT_BACKOFF, PassiveHealth, type BackoffPolicy, type Random } from './balancers/index.ts';
+import { ConnectionBudget } from './budget.ts';
+import { planEntryPoints, type ListenSpec } from './entry-points.ts';
+import { FamilyRuntime, resolveFamilyEntryOptions } from './family.ts';
+import { noopUserspaceMetrics, type UserspaceMetrics } from './metrics.ts';
+import { PortRuntime, type Frontend, type PortRuntimeDeps } from './port-runtime.ts';
+import { renderCleanup } from './redirect.ts';
+import type { ForwarderSettings } from './tcp.ts';
+
+export interface UserspaceDataplaneOptions {
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** Default balancing algorithm; a Service's annotation overrides it. Default round-robin. */
+  readonly algorithm?: LoadBalancingAlgorithm;
+  /** nftables redirect of every entry point to our listeners (needs root); off when undefined. */
+  readonly redirect?: { readonly runner: NftRunner } | undefined;
+  /** The node's IPs, primary first within each family. */
+  readonly nodeIPs?: readonly string[];
+  /** Where NodePorts are accepted (as in nftables mode); default the primary node IPs. */
+  readonly nodePortAddresses?: NodePortAddresses;
+  /** Addresses on this node's interfaces (default nodeIPs). */
+  readonly localAddresses?: readonly string[];
+  /** Redirect mode: the address listeners bind per family (default 0.0.0.0 and ::). */
+  readonly listenHost?: Partial<Record<IPFamily, string>>;
+  /** Concurrent TCP connections plus UDP flows, all services together; default 16384. */
+  readonly maxConnections?: number;
+  /** Default 5000 ms. */
+  readonly connectTimeoutMs?: number;
+  /** Endpoints tried per connection; default 3. */
+  readonly maxConnectAttempts?: number;
+  /** TCP connections idle both ways this long are closed; default 24 h (as kube-proxy's conntrack tcpEstablishedTimeout); 0 disables. */
+  readonly idleTimeoutMs?: number;
+  /** UDP flows idle this long are closed; default 30 s (kube-proxy's conntrack udpTimeout). */
+  readonly udpIdleTimeoutMs?: number;
+  /** Passive health backoff; default 1 s doubling up to 30 s. */
+  readonly backoff?: BackoffPolicy;
+  readonly metrics?: UserspaceMetrics;
+  /** Randomness of the random and power-of-two-choices balancers (default Math.random). */
+  readonly random?: Random;
+  readonly categorize?: CategorizeFn;
+}
+
+/** A sync failed (nftables refused the redirect transaction); the previous redirects stay. */
+export class UserspaceSyncError extends Error {
+  readonly code = 'USERSPACE_SYNC_FAILED';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'UserspaceSyncError';
+  }
+}
+
+export class UserspaceDataplane implements Dataplane {
+  readonly mode = 'userspace' as const;
+  readonly #o: UserspaceDataplaneOptions;
+  readonly #logger: Logger;
+  readonly #families = new Map<IPFamily, FamilyRuntime>();
+  readonly #deps: PortRuntimeDeps;
+  #needFull = true;
+  #queue: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: UserspaceDataplaneOptions) {
+    this.#o = options;
+    this.#logger = options.logger;
+    const clock = options.clock ?? systemClock;
+    const metrics = options.metrics ?? noopUserspaceMetrics;
+    const health = new PassiveHealth(clock, options.backoff ?? DEFAULT_BACKOFF);
+    const settings: ForwarderSettings = {
+      connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 86_400_000,
+      maxConnectAttempts: Math.max(1, options.maxConnectAttempts ?? 3),
+    };
+    const budget = new ConnectionBudget(options.maxConnections ?? 16_384, clock, options.logger, metrics);
+    const local = new Set([...(options.nodeIPs ?? []), ...(options.localAddresses ?? [])]);
+    const isNodeLocal = (ip: string): boolean => local.has(ip) || ip.startsWith('127.') || ip === '::1';
+    this.#deps = {
+      pool: { clock, random: options.random ?? Math.random, health, metrics },
+      forwarder: { clock, logger: options.logger, metrics, budget, health, settings },
+      categorize: options.categorize ?? categorizeEndpoints,
+      defaultAlgorithm: options.algorithm ?? 'round-robin',
+      udpIdleTimeoutMs: options.udpIdleTimeoutMs ?? 30_000,
+      isNodeLocal,
+    };
+    for (const family of ['IPv4', 'IPv6'] as const) {
+      this.#families.set(family, new FamilyRuntime(family, resolveFamilyEntryOptions(family, options), options.logger));
+    }
+  }
+
+  /** Test/debug view of one service port's runtime. */
+  portRuntime(family: IPFamily, portKey: string): PortRuntime | undefined {
+    return this.#families.get(family)?.ports.get(portKey);
+  }
+
+  sync(request: SyncRequest): Promise<void> {
+    const next = this.#queue.then(() => this.#sync(request));
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #sync(request: SyncRequest): Promise<void> {
+    if (this.#closed) throw new UserspaceSyncError('userspace dataplane is closed');
+    const full = request.full || this.#needFull;
+    const closing: Frontend[] = [];
+    const work: FamilyRuntime[] = [];
+    for (const snap of request.families) {
+      const fr = this.#families.get(snap.family);
+      if (fr === undefined) continue;
+      work.push(fr);
+      const familyFull = full || !fr.fullySynced;
+      const keys = familyFull ? new Set([...fr.ports.keys(), ...snap.services.keys()]) : this.#changedPortKeys(fr, snap);
+      const listens: Promise<void>[] = [];
+      for (const key of keys) this.#updatePort(fr, snap, key, closing, listens);
+      await Promise.all(listens);
+      fr.prepare(familyFull, keys);
+    }
+    try {
+      if (this.#o.redirect !== undefined) {
+        const lines = work.flatMap((fr) => fr.transactionLines());
+        if (lines.length > 0) await this.#o.redirect.runner.run(lines.join('\n') + '\n');
+      }
+      for (const fr of work) fr.commit();
+      this.#needFull = false;
+    } catch (err) {
+      this.#needFull = true;
+      for (const fr of work) fr.abort();
+      this.#logger.error({ err }, 'userspace redirect sync failed; previous nftables redirects stay in place');
+      throw new UserspaceSyncError(`nftables redirect transaction failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    } finally {
+      // Listeners no longer wanted stop accepting; their established connections drain.
+      await Promise.all(closing.map((f) => f.close(true)));
+    }
+  }
+
+  /** Port keys of changed services, those we run and those in the snapshot: O(changes). */
+  #changedPortKeys(fr: FamilyRuntime, snap: FamilySnapshot): Set<string> {
+    const keys = new Set<string>();
+    const changed: ReadonlySet<ServiceKey> = snap.changedServices;
+    for (const svc of changed) {
+      for (const k of fr.byService.get(svc) ?? []) keys.add(k);
+      for (const k of snap.portsByService.get(svc) ?? []) keys.add(k);
+    }
+    return keys;
+  }
+
+  #updatePort(fr: FamilyRuntime, snap: FamilySnapshot, key: string, closing: Frontend[], listens: Promise<void>[]): void {
+    const sp = snap.services.get(key);
+    let rt = fr.ports.get(key);
+    if (sp === undefined) {
+      if (rt === undefined) return;
+      // Removed: new connections are refused at once; redirects go in this sync's transaction.
+      rt.internal.pool = undefined;
+      rt.external.pool = undefined;
+      rt.external.localClientPool = undefined;
+      for (const f of rt.frontends.values()) closing.push(f);
+      rt.frontends.clear();
+      fr.removePort(key);
+      return;
+    }
+    if (rt === undefined) {
+      rt = new PortRuntime(sp, this.#deps);
+      fr.addPort(key, rt);
+    }
+    rt.update(sp, snap.endpoints.get(key) ?? [], snap);
+    const plan = planEntryPoints(sp, fr.entry);
+    rt.plan = plan;
+    for (const what of plan.unservable) {
+      if (rt.reported.has(what)) continue;
+      rt.reported.add(what);
+      this.#logger.warn({ service: sp.name.key, entryPoint: what }, `userspace proxy cannot serve ${what} of service port ${sp.name.key}`);
+    }
+    const wanted = new Set(plan.listens.map((l) => l.key));
+    for (const [k, f] of rt.frontends) {
+      if (wanted.has(k)) continue;
+      rt.frontends.delete(k);
+      closing.push(f);
+    }
+    for (const spec of plan.listens) if (!rt.frontends.has(spec.key)) listens.push(this.#listen(rt, spec));
+  }
+
+  async #listen(rt: PortRuntime, spec: ListenSpec): Promise<void> {
+    const f = rt.createFrontend(spec);
+    try {
+      await f.listen();
+      rt.frontends.set(spec.key, f);
+    } catch (err) {
+      await f.close(false);
+      const code = (err as NodeJS.ErrnoException).code ?? 'ERROR';
+      const id = `${spec.key}|${code}`;
+      if (rt.listenErrors.has(id)) return;
+      rt.listenErrors.add(id);
+      this.#logger.error({ err, service: rt.sp.name.key, host: spec.host, port: spec.port },
+        `userspace proxy cannot listen on ${spec.host}:${spec.port} for service port ${rt.sp.name.key} (${code}); retried on every full sync`);
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    if (this.#o.redirect === undefined) return;
+    await cleanupUserspaceTables(this.#o.redirect.runner);
+    for (const fr of this.#families.values()) fr.forgetKernel();
+    this.#needFull = true;
+  }
+
+  /** Stop every listener and close every connection and flow; nftables rules stay. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#queue;
+    const all: Promise<void>[] = [];
+    for (const fr of this.#families.values()) {
+      for (const rt of fr.ports.values()) for (const f of rt.frontends.values()) all.push(f.close(false));
+    }
+    await Promise.all(all);
+  }
+}
+
+/** `--cleanup`: delete `ip`/`ip6 kube-proxy-userspace` (missing tables are not an error). */
+export async function cleanupUserspaceTables(runner: NftRunner): Promise<void> {
+  await runner.run(renderCleanup());
+}

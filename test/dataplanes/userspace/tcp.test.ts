@@ -1,0 +1,196 @@
+// TCP forwarding with real sockets on 127.0.0.1: bytes both ways, backpressure on a large
+// transfer, half-close, connect failure and timeout with retry on another endpoint, passive
+// health, the connection cap, the idle timeout.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import net from 'node:net';
+import {
+  blackholePort, closedPort, ep, eventually, harness, HOST, nameServer, openConnection, request, sleep, tcpServer,
+} from './sockets.ts';
+
+describe('userspace TCP forwarder (loopback)', { concurrency: false, timeout: 30_000 }, () => {
+  it('forwards bytes both ways and counts them per service at close', async () => {
+    const echo = await tcpServer((s) => { s.pipe(s); });
+    const h = await harness([ep(echo.port)]);
+    try {
+      const c0 = net.connect({ host: HOST, port: h.port });
+      c0.write('hello');
+      const [d] = (await once(c0, 'data')) as [Buffer];
+      assert.equal(d.toString(), 'hello');
+      c0.end();
+      await once(c0, 'close');
+      await eventually(() => (h.metrics.of(h.sp.name.key).active === 0), 2000, 'connection closed');
+      const c = h.metrics.of(h.sp.name.key);
+      assert.equal(c.total, 1);
+      assert.equal(c.bytesIn, 5);
+      assert.equal(c.bytesOut, 5);
+      assert.deepEqual([...c.selections], [[`${HOST}:${echo.port}`, 1]]);
+    } finally {
+      await h.close();
+      await echo.close();
+    }
+  });
+
+  it('carries a large transfer intact, with backpressure reaching the sender', async () => {
+    const TOTAL = 128 * 1024 * 1024;
+    const chunk = randomBytes(1024 * 1024);
+    let pushedBeforeStall = -1;
+    const expected = createHash('sha256');
+    for (let i = 0; i < TOTAL / chunk.length; i++) expected.update(chunk);
+    const backend = await tcpServer((s) => {
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < TOTAL) {
+          sent += chunk.length;
+          if (!s.write(chunk)) {
+            if (pushedBeforeStall < 0) pushedBeforeStall = sent;
+            s.once('drain', pump);
+            return;
+          }
+        }
+        s.end();
+      };
+      pump();
+    });
+    const h = await harness([ep(backend.port)]);
+    try {
+      const c = net.connect({ host: HOST, port: h.port });
+      c.pause(); // a slow reader: nothing read for a while
+      await once(c, 'connect');
+      await sleep(300);
+      assert.ok(pushedBeforeStall > 0 && pushedBeforeStall < TOTAL / 2,
+        `backend pushed ${pushedBeforeStall} bytes before stalling: backpressure did not reach it`);
+      const hash = createHash('sha256');
+      let got = 0;
+      c.on('data', (d: Buffer) => { got += d.length; hash.update(d); });
+      c.resume();
+      await once(c, 'end');
+      assert.equal(got, TOTAL);
+      assert.equal(hash.digest('hex'), expected.digest('hex'));
+      c.destroy();
+    } finally {
+      await h.close();
+      await backend.close();
+    }
+  });
+
+  it('honours half-close: the client shuts down writing, the server still answers', async () => {
+    const backend = await tcpServer((s) => {
+      let req = '';
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => { req += d; });
+      s.on('end', () => { setTimeout(() => { s.end(`got ${req}`); }, 50); });
+    });
+    const h = await harness([ep(backend.port)]);
+    try {
+      const c = net.connect({ host: HOST, port: h.port, allowHalfOpen: true });
+      c.setEncoding('utf8');
+      c.end('question'); // FIN after the request
+      let reply = '';
+      c.on('data', (d: string) => { reply += d; });
+      await once(c, 'end');
+      assert.equal(reply, 'got question');
+    } finally {
+      await h.close();
+      await backend.close();
+    }
+  });
+
+  it('retries another endpoint when one refuses, and keeps the refusing one out of rotation', async () => {
+    const dead = await closedPort();
+    const live = await nameServer('live');
+    const h = await harness([ep(dead), ep(live.port)]);
+    try {
+      for (let i = 0; i < 6; i++) assert.equal(await request(h.port), 'live');
+      const c = h.metrics.of(h.sp.name.key);
+      assert.equal(c.connectFailures, 1, 'the dead endpoint was tried once, then sat out its backoff');
+      assert.equal(h.rt.endpointState(`${HOST}:${dead}`)?.failures, 1);
+      assert.equal(c.selections.get(`${HOST}:${dead}`), 1);
+    } finally {
+      await h.close();
+      await live.close();
+    }
+  });
+
+  it('times out a connect that gets no answer, then tries the next endpoint', async () => {
+    const hole = await blackholePort();
+    const live = await nameServer('live');
+    const h = await harness([ep(hole.port), ep(live.port)], { settings: { connectTimeoutMs: 300 } });
+    try {
+      const t0 = Date.now();
+      assert.equal(await request(h.port), 'live');
+      const took = Date.now() - t0;
+      assert.ok(took >= 280 && took < 2000, `took ${took} ms`);
+      assert.equal(h.metrics.of(h.sp.name.key).connectFailures, 1);
+    } finally {
+      await h.close();
+      hole.close();
+      await live.close();
+    }
+  });
+
+  it('resets the client when every attempt fails (bounded), and when there are no endpoints', async () => {
+    const dead = [await closedPort(), await closedPort(), await closedPort(), await closedPort()];
+    const h = await harness(dead.map((p) => ep(p)), { settings: { maxConnectAttempts: 3 } });
+    try {
+      assert.match(await request(h.port), /^(ERR ECONNRESET|)$/);
+      assert.equal(h.metrics.of(h.sp.name.key).connectFailures, 3);
+      h.setEndpoints([]);
+      assert.match(await request(h.port), /^(ERR ECONNRESET|)$/);
+      assert.equal(h.metrics.of(h.sp.name.key).refused, 1);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('caps concurrent connections, logs it clearly once, and accepts again below the cap', async () => {
+    const hold = await tcpServer((s) => { s.on('error', () => undefined); s.write('hi'); }, { allowHalfOpen: false });
+    const h = await harness([ep(hold.port)], { maxConnections: 2 });
+    try {
+      const a = await openConnection(h.port);
+      const b = await openConnection(h.port);
+      await eventually(() => h.metrics.of(h.sp.name.key).active === 2, 2000, 'two active');
+      assert.match(await request(h.port), /^(ERR ECONNRESET|)$/);
+      assert.match(await request(h.port), /^(ERR ECONNRESET|)$/);
+      const warns = h.records.filter((r) => r['level'] === 40 && String(r['msg']).includes('connection limit reached'));
+      assert.equal(warns.length, 1, 'one log line for the episode');
+      assert.match(String(warns[0]?.['msg']), /connection limit reached \(2 concurrent connections and UDP flows\)/);
+      assert.equal(h.metrics.of(h.sp.name.key).refused, 2);
+      a.destroy();
+      await eventually(() => h.metrics.of(h.sp.name.key).active === 1, 2000, 'one closed');
+      const c = await openConnection(h.port);
+      const [d] = (await once(c, 'data')) as [Buffer];
+      assert.equal(d.toString(), 'hi');
+      b.destroy();
+      c.destroy();
+    } finally {
+      await h.close();
+      await hold.close();
+    }
+  });
+
+  it('closes connections idle in both directions, and keeps busy ones', async () => {
+    const echo = await tcpServer((s) => { s.on('error', () => undefined); s.pipe(s); });
+    const h = await harness([ep(echo.port)], { settings: { idleTimeoutMs: 250 } });
+    try {
+      const idle = await openConnection(h.port);
+      const busy = await openConnection(h.port);
+      busy.on('data', () => undefined);
+      const ticker = setInterval(() => { busy.write('x'); }, 50);
+      const t0 = Date.now();
+      await new Promise((resolve) => { idle.once('close', resolve); });
+      const took = Date.now() - t0;
+      assert.ok(took >= 200 && took < 1500, `idle closed after ${took} ms`);
+      await sleep(400);
+      assert.equal(busy.destroyed, false, 'busy connection still open');
+      clearInterval(ticker);
+      busy.destroy();
+    } finally {
+      await h.close();
+      await echo.close();
+    }
+  });
+});
