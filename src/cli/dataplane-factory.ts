@@ -9,6 +9,8 @@ import type { NftablesMetrics } from '../dataplanes/nftables/metrics.ts';
 import { NftablesDataplane } from '../dataplanes/nftables/nftables-dataplane.ts';
 import { probeNftables } from '../dataplanes/nftables/probe.ts';
 import { SpawnNftRunner } from '../dataplanes/nftables/runner.ts';
+import { UserspaceDataplane, cleanupUserspaceTables } from '../dataplanes/userspace/userspace-dataplane.ts';
+import { createUserspaceMetrics } from '../server/userspace-metrics.ts';
 import type { NodeInfo } from '../model/types.ts';
 import type { ProxyMetrics } from '../server/metrics.ts';
 import type { Clock } from '../util/clock.ts';
@@ -81,14 +83,37 @@ export async function createDataplane(deps: DataplaneDeps): Promise<Dataplane> {
         },
       });
     }
+    case 'userspace': {
+      // As root, nftables redirects steer every entry point to our listeners; without root only
+      // NodePorts (and local addresses) can be served, and the rest is reported once.
+      let redirect: { runner: SpawnNftRunner } | undefined;
+      if (process.getuid?.() === 0) {
+        const runner = new SpawnNftRunner();
+        await probeNftables(runner);
+        redirect = { runner };
+      } else {
+        logger.warn('not running as root: userspace mode serves NodePorts and local addresses only (no nftables redirects)');
+      }
+      return new UserspaceDataplane({
+        logger: logger.child({ dataplane: 'userspace' }),
+        clock,
+        algorithm: config.userspace.algorithm,
+        redirect,
+        nodeIPs: deps.nodeIPs,
+        localAddresses: deps.localAddresses,
+        nodePortAddresses: nodePortAddressesFor(config),
+        metrics: createUserspaceMetrics(deps.metrics.registry),
+      });
+    }
     case 'iptables':
-    case 'userspace':
-      throw Object.assign(new Error(`proxy mode ${config.mode} is not implemented yet; use --proxy-mode=nftables`), { code: 'MODE_UNAVAILABLE' });
+      throw Object.assign(new Error(`proxy mode ${config.mode} is not implemented yet; use --proxy-mode=nftables or userspace`), { code: 'MODE_UNAVAILABLE' });
   }
 }
 
 /** `--cleanup`: remove everything any of our dataplanes may have created. */
 export async function cleanupAll(logger: Logger): Promise<void> {
-  const nft = new NftablesDataplane({ runner: new SpawnNftRunner(), logger, render: {} });
+  const runner = new SpawnNftRunner();
+  const nft = new NftablesDataplane({ runner, logger, render: {} });
   await nft.cleanup();
+  await cleanupUserspaceTables(runner);
 }

@@ -131,4 +131,54 @@ describe('kube-proxy-ts daemon on the embedded control plane', { skip: !canUseNe
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('in userspace mode forwards ClusterIP connections to an endpoint, and --cleanup removes its table', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kpt-daemon-'));
+    try {
+      await withNetns('userspace', async (ns: Netns) => {
+        // A "pod" address on a veth (no dummy module here), with a TCP server answering its name.
+        ns.exec('ip', ['link', 'add', 'pod0', 'type', 'veth', 'peer', 'name', 'pod0p']);
+        ns.exec('ip', ['link', 'set', 'pod0p', 'up']);
+        ns.exec('ip', ['addr', 'add', '10.244.0.5/32', 'dev', 'pod0']);
+        ns.exec('ip', ['link', 'set', 'pod0', 'up']);
+        ns.exec('ip', ['route', 'add', '10.96.0.0/12', 'dev', 'pod0']); // a node routes its service CIDR somewhere
+        const backend = ns.spawn(process.execPath, ['-e', "require('net').createServer((s) => s.end('pod-a\\n')).listen(9376, '10.244.0.5')"]);
+        const data = join(dir, 'state');
+        const proc = ns.spawn(process.execPath, [BIN, '--proxy-mode', 'userspace', '--control-plane-data-dir', data,
+          '--control-plane-listen', '127.0.0.1:16443', '--hostname-override', 'node-a', '--iptables-min-sync-period', '0s']);
+        let log = '';
+        proc.stderr?.on('data', (b: Buffer) => { log += b.toString(); });
+        const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => { resolve(code); }));
+        try {
+          const kubeconfig = join(data, 'kubeconfig');
+          await until('kubeconfig', () => (existsSync(kubeconfig) ? true : undefined));
+          await until('healthz 200', () => (ns.tryExec('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://127.0.0.1:10256/healthz']).stdout === '200' ? true : undefined));
+          ns.exec('kubectl', ['--kubeconfig', kubeconfig, 'apply', '-f', join(import.meta.dirname, '../../examples/my-service.yaml')]);
+          const ip = ns.exec('kubectl', ['--kubeconfig', kubeconfig, 'get', 'svc', 'my-service', '-o', 'jsonpath={.spec.clusterIP}']).trim();
+          // The example's slice lists 10.244.1.5 and 10.244.2.7; point it at our pod instead.
+          ns.exec('kubectl', ['--kubeconfig', kubeconfig, 'patch', 'endpointslice', 'my-service-abc12', '--type', 'json', '-p',
+            '[{"op":"replace","path":"/endpoints","value":[{"addresses":["10.244.0.5"],"conditions":{"ready":true},"nodeName":"node-a"}]}]']);
+          const reply = await until('a reply through the ClusterIP', () => {
+            const r = ns.tryExec(process.execPath, ['-e', `const s=require('net').connect(80,'${ip}');let d='';s.on('data',(b)=>d+=b);s.on('end',()=>{process.stdout.write(d)});s.on('error',()=>process.exit(1))`]);
+            return r.status === 0 && r.stdout.includes('pod-a') ? r.stdout : undefined;
+          });
+          assert.match(reply, /pod-a/);
+          const metrics = ns.exec('curl', ['-s', 'http://127.0.0.1:10249/metrics']);
+          assert.match(metrics, /kubeproxy_userspace_connections_total\{service="default\/my-service:\/TCP"\} [1-9]/);
+          proc.kill('SIGTERM');
+          assert.equal(await exited, 0, log);
+          assert.match(ns.exec('nft', ['list', 'tables']), /kube-proxy-userspace/);
+          const cleanup = ns.spawn(process.execPath, [BIN, '--cleanup']);
+          const code = await new Promise<number | null>((resolve) => cleanup.on('exit', resolve));
+          assert.equal(code, 0);
+          assert.equal(ns.exec('nft', ['list', 'tables']).trim(), '', '--cleanup removed every table');
+        } finally {
+          if (proc.exitCode === null) proc.kill('SIGKILL');
+          backend.kill('SIGKILL');
+        }
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
