@@ -160,6 +160,10 @@ export class Reads {
     } else {
       candidates = opts.namespace !== undefined && st.def.namespaced ? idx.sorted(opts.namespace) : idx.sorted();
     }
+    // Continue pages are served as of the first page's revision (etcd serves them from that
+    // snapshot): otherwise a paginated list mixes revisions, and a watch from the list's
+    // resourceVersion replays events older than objects the list already returned.
+    if (token) candidates = this.asOf(st, token.rv, candidates, st.def.namespaced ? opts.namespace : undefined);
     // rv "0" may be served from the cache without paging, like kube-apiserver.
     const limit = rvText === '0' ? 0 : (opts.limit ?? 0);
     let start = 0;
@@ -188,6 +192,25 @@ export class Reads {
     const last = items[items.length - 1];
     const result: ListResult = { items, rv, continueToken: encodeContinue({ rv, start: `${last?.key ?? ''}\u0000` }) };
     return opts.label.empty && opts.field.empty ? { ...result, remainingItemCount: candidates.length - i } : result;
+  }
+
+  /**
+   * `current` (key-sorted) as it was at revision `rv`: the retained events after `rv` are undone,
+   * newest first, so each key ends at its state before the first of them (absent for an ADDED).
+   * The caller has checked that the history still covers `rv`. `namespace` limits what comes
+   * back from the past to the namespace `current` was taken from.
+   */
+  private asOf(st: Strategy, rv: number, current: readonly StoredObject[], namespace: string | undefined): readonly StoredObject[] {
+    const events = this.hub.history(st.def.resource).since(rv);
+    if (!events || events.length === 0) return current;
+    const then = new Map<string, StoredObject | undefined>();
+    for (let i = events.length - 1; i >= 0; i--) {
+      const ev = events[i];
+      if (ev) then.set(ev.object.key, ev.type === 'ADDED' ? undefined : ev.prev);
+    }
+    const out = current.filter((o) => !then.has(o.key));
+    for (const o of then.values()) if (o && (namespace === undefined || o.namespace === namespace)) out.push(o);
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   /**
