@@ -72,7 +72,11 @@ export interface ProbeOptions {
   readonly path?: string | undefined;
   /** Per-probe deadline, default 1000 ms. */
   readonly timeoutMs?: number | undefined;
-  /** A result is reused for this long (several reflectors share one probe), default 500 ms. */
+  /**
+   * A successful result is reused for this long (several reflectors share one probe), default
+   * 500 ms. Failures are not cached: a reflector must not miss the server's return because
+   * another one saw it down a moment earlier.
+   */
   readonly cacheMs?: number | undefined;
 }
 
@@ -85,11 +89,11 @@ export function createReachabilityProbe(client: ApiClient, opts: ProbeOptions): 
   let last: { at: number; ok: boolean } | undefined;
   return () => {
     if (last !== undefined && opts.clock.monotonic() - last.at < cacheMs) return Promise.resolve(last.ok);
-    inflight ??= client.request(path, { timeoutMs }).then(
+    inflight ??= client.request(path, { timeoutMs, unlimited: true }).then(
       (res) => res.status < 500 && res.status !== 429,
       () => false,
     ).then((ok) => {
-      last = { at: opts.clock.monotonic(), ok };
+      last = ok ? { at: opts.clock.monotonic(), ok } : undefined;
       inflight = undefined;
       return ok;
     });

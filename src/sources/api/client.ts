@@ -31,6 +31,12 @@ export interface ApiRequestOptions {
   readonly signal?: AbortSignal | undefined;
   /** Deadline for the whole request, headers and body. */
   readonly timeoutMs?: number | undefined;
+  /**
+   * Skip the client-side rate limiter (clientConnection.qps/burst). For health probes only:
+   * probing a server that is down must not use up the budget that the relist needs once it is
+   * back, nor wait behind it.
+   */
+  readonly unlimited?: boolean | undefined;
 }
 
 export interface ApiClient {
@@ -116,7 +122,7 @@ class HttpApiClient implements ApiClient {
       ctrl.abort(new ApiError('API_TRANSPORT', `GET ${path}: no complete response within ${timeoutMs} ms`));
     }, timeoutMs);
     try {
-      const res = await this.open(path, ctrl.signal, undefined);
+      const res = await this.open(path, ctrl.signal, undefined, opts.unlimited === true);
       const body = await readBody(res, this.maxBodyBytes, false);
       const headers = res.headers;
       return {
@@ -138,7 +144,7 @@ class HttpApiClient implements ApiClient {
   async *stream(path: string, signal: AbortSignal): AsyncGenerator<string> {
     let res: http.IncomingMessage;
     try {
-      res = await this.open(path, signal, this.headerTimeoutMs);
+      res = await this.open(path, signal, this.headerTimeoutMs, false);
     } catch (err) {
       if (signal.aborted) return;
       throw toApiError(err, `watch ${path}`);
@@ -159,10 +165,10 @@ class HttpApiClient implements ApiClient {
   }
 
   /** Sends the request; on 401 rebuilds the credentials once and retries. */
-  private async open(path: string, signal: AbortSignal, headerTimeoutMs: number | undefined): Promise<http.IncomingMessage> {
+  private async open(path: string, signal: AbortSignal, headerTimeoutMs: number | undefined, unlimited: boolean): Promise<http.IncomingMessage> {
     for (let attempt = 0; ; attempt++) {
       const generation = this.generation;
-      await this.limiter.take(signal);
+      if (!unlimited) await this.limiter.take(signal);
       const res = await this.send(path, signal, headerTimeoutMs);
       if (res.statusCode !== 401 || attempt > 0) return res;
       res.resume();

@@ -70,7 +70,8 @@ export const DEFAULT_REFLECTOR_TUNING: ReflectorTuning = {
   minWatchTimeoutSeconds: 300,
   inactivityTimeoutMs: 120_000,
   listTimeoutMs: 60_000,
-  probeIntervalMs: 1_000,
+  // Half a second keeps convergence after an outage well inside 2 s (probe + relist + sync).
+  probeIntervalMs: 500,
   minHealthyWatchMs: 1_000,
 };
 
