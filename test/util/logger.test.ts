@@ -13,7 +13,9 @@ describe('logger', () => {
     logger.info({ service: 'ns/a' }, 'hello');
     logger.debug('hidden at v0');
     assert.equal(records.length, 1);
-    assert.equal(records[0]?.['service'], 'ns/a');
-    assert.equal(records[0]?.['msg'], 'hello');
+    const [record] = records;
+    assert.ok(record);
+    assert.equal(record['service'], 'ns/a');
+    assert.equal(record['msg'], 'hello');
   });
 });
