@@ -5,18 +5,24 @@
 import type { FamilySnapshot, ServiceKey } from '../model/types.ts';
 import type { ServiceHealthServer } from '../server/service-health.ts';
 
-/** healthCheckNodePort (0: none) and ready local endpoint IPs of one Service, across families. */
+/**
+ * healthCheckNodePort (0: none) and ready local endpoints of one Service. Counted per family,
+ * as upstream's per-family proxiers each report their own family: a dual-stack pod is one
+ * endpoint, not two (its IPv4 and IPv6 addresses). The largest family's count is served.
+ */
 function serviceHealthOf(families: readonly FamilySnapshot[], service: ServiceKey): { port: number; local: number } {
   let port = 0;
-  const ips = new Set<string>();
+  let local = 0;
   for (const snap of families) {
+    const ips = new Set<string>();
     for (const key of snap.portsByService.get(service) ?? []) {
       const sp = snap.services.get(key);
       if (sp !== undefined && sp.healthCheckNodePort !== 0) port = sp.healthCheckNodePort;
       for (const ep of snap.endpoints.get(key) ?? []) if (ep.isLocal && ep.ready) ips.add(ep.ip);
     }
+    local = Math.max(local, ips.size);
   }
-  return { port, local: ips.size };
+  return { port, local };
 }
 
 export function syncServiceHealth(server: ServiceHealthServer, families: readonly FamilySnapshot[], full: boolean): void {
