@@ -24,6 +24,8 @@ export interface DataplaneDeps {
   readonly nodeIPs: readonly string[];
   readonly localAddresses: readonly string[];
   readonly node: NodeInfo | undefined;
+  /** Service CIDRs, when known: traffic to unallocated IPs in them is dropped. */
+  readonly serviceCIDRs?: readonly string[];
 }
 
 export function localDetectorFor(config: EffectiveConfig, node: NodeInfo | undefined): LocalDetector {
@@ -80,6 +82,7 @@ export async function createDataplane(deps: DataplaneDeps): Promise<Dataplane> {
           nodePortAddresses: nodePortAddressesFor(config),
           nodeIPs: deps.nodeIPs,
           localAddresses: deps.localAddresses,
+          serviceCIDRs: deps.serviceCIDRs ?? [],
         },
       });
     }

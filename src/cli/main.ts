@@ -4,6 +4,7 @@
 
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import ipaddr from 'ipaddr.js';
 import { Registry } from 'prom-client';
 import { loadConfiguration, configz, type EffectiveConfig } from './config/index.ts';
 import { createDataplane, cleanupAll } from './dataplane-factory.ts';
@@ -48,10 +49,19 @@ async function fetchNode(client: ApiClient, nodeName: string, logger: Logger): P
   }
 }
 
-/** nodePortAddresses as listen addresses: the node IPs for "primary", every address otherwise. */
-function serviceHealthAddresses(config: EffectiveConfig, nodeIPs: readonly string[]): string[] {
-  if (config.nodePortAddresses.cidrs.length > 0) return [];
-  return nodeIPs.filter((ip) => ip !== '127.0.0.1' && ip !== '::1');
+/**
+ * Where healthCheckNodePort servers listen (upstream: the nodePortAddresses): the node IPs for
+ * "primary", else this host's addresses inside the configured CIDRs ("all" covers every one).
+ */
+function serviceHealthAddresses(config: EffectiveConfig, nodeIPs: readonly string[], local: readonly string[]): string[] {
+  const cidrs = config.nodePortAddresses.cidrs;
+  if (cidrs.length === 0) return nodeIPs.filter((ip) => ip !== '127.0.0.1' && ip !== '::1');
+  if (cidrs.some((c) => c.prefixLength === 0)) return [];
+  const parsed = cidrs.map((c) => ipaddr.parseCIDR(c.text));
+  return local.filter((ip) => {
+    const addr = ipaddr.parse(ip);
+    return parsed.some(([net, bits]) => net.kind() === addr.kind() && addr.match(net, bits));
+  });
 }
 
 async function startEmbedded(config: EffectiveConfig, logger: Logger): Promise<ControlPlane> {
@@ -169,11 +179,15 @@ async function run(config: EffectiveConfig, env: NodeJS.ProcessEnv, logger: Logg
     const nodeIPs = detectNodeIPs(config.bindAddress.address, node);
     if (nodeIPs.source === 'loopback') logger.warn('cannot determine this node\'s IP, assuming loopback; set --bind-address if this is wrong');
     logger.info({ nodeIPs: nodeIPs.ips, source: nodeIPs.source }, 'node IPs');
-    const dataplane = await createDataplane({ config, logger, clock, metrics, nodeIPs: nodeIPs.ips, localAddresses: interfaceAddresses(), node });
+    const localAddresses = interfaceAddresses();
+    // Service CIDRs are known for the embedded plane (on a cluster they would come from
+    // ServiceCIDR objects, not watched yet): traffic to unallocated IPs in them is dropped.
+    const serviceCIDRs = plane === undefined ? [] : config.controlPlane.serviceCIDRs.map((c) => c.text);
+    const dataplane = await createDataplane({ config, logger, clock, metrics, nodeIPs: nodeIPs.ips, localAddresses, node, serviceCIDRs });
 
     // healthCheckNodePort servers listen where NodePorts are accepted (upstream: nodePortAddresses).
     const serviceHealth = new ServiceHealthServer({
-      addresses: serviceHealthAddresses(config, nodeIPs.ips),
+      addresses: serviceHealthAddresses(config, nodeIPs.ips, localAddresses),
       proxyHealthy: () => health.isHealthy(),
       logger: logger.child({ component: 'service-health' }),
     });
