@@ -11,7 +11,7 @@ import { probeNftables } from '../dataplanes/nftables/probe.ts';
 import { SpawnNftRunner } from '../dataplanes/nftables/runner.ts';
 import { UserspaceDataplane, cleanupUserspaceTables } from '../dataplanes/userspace/userspace-dataplane.ts';
 import { createUserspaceMetrics } from '../server/userspace-metrics.ts';
-import type { NodeInfo } from '../model/types.ts';
+import type { IPFamily, NodeInfo } from '../model/types.ts';
 import type { ProxyMetrics } from '../server/metrics.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/logger.ts';
@@ -24,6 +24,7 @@ export interface DataplaneDeps {
   readonly nodeIPs: readonly string[];
   readonly localAddresses: readonly string[];
   readonly node: NodeInfo | undefined;
+  readonly families: readonly IPFamily[];
   /** Service CIDRs, when known: traffic to unallocated IPs in them is dropped. */
   readonly serviceCIDRs?: readonly string[];
 }
@@ -48,12 +49,17 @@ export function nodePortAddressesFor(config: EffectiveConfig): NodePortAddresses
   return { kind: 'cidrs', cidrs: npa.cidrs.map((c) => c.text) };
 }
 
-function nftablesMetrics(m: ProxyMetrics): NftablesMetrics {
+function nftablesMetrics(m: ProxyMetrics, families: readonly IPFamily[]): NftablesMetrics {
   return {
-    syncFailed: () => { m.nftablesSyncFailuresTotal.inc({ ip_family: 'IPv4' }); },
-    cleanupFailed: () => { m.nftablesCleanupFailuresTotal.inc({ ip_family: 'IPv4' }); },
+    // One transaction covers every family: a failure is a failure of each.
+    syncFailed: () => { for (const f of families) m.nftablesSyncFailuresTotal.inc({ ip_family: f }); },
+    cleanupFailed: () => { for (const f of families) m.nftablesCleanupFailuresTotal.inc({ ip_family: f }); },
     // Durations are observed by the proxy loop, once per sync and family.
-    synced: () => undefined,
+    synced: (r) => {
+      m.nftablesChains.set({ ip_family: r.family }, r.chains);
+      m.nftablesElements.set({ ip_family: r.family }, r.elements);
+      m.nftablesOperationsLast.set({ ip_family: r.family }, r.operations);
+    },
     noLocalEndpoints: (family, policy, count) => {
       m.syncProxyRulesNoLocalEndpointsTotal.set({ ip_family: family, traffic_policy: policy === 'internal' ? 'internal' : 'external' }, count);
     },
@@ -73,7 +79,7 @@ export async function createDataplane(deps: DataplaneDeps): Promise<Dataplane> {
         runner,
         logger: logger.child({ dataplane: 'nftables' }),
         clock,
-        metrics: nftablesMetrics(deps.metrics),
+        metrics: nftablesMetrics(deps.metrics, deps.families),
         conntrack: new ConntrackCli(),
         render: {
           masqueradeAll: config.masqueradeAll,

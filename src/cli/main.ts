@@ -183,7 +183,7 @@ async function run(config: EffectiveConfig, env: NodeJS.ProcessEnv, logger: Logg
     // Service CIDRs are known for the embedded plane (on a cluster they would come from
     // ServiceCIDR objects, not watched yet): traffic to unallocated IPs in them is dropped.
     const serviceCIDRs = plane === undefined ? [] : config.controlPlane.serviceCIDRs.map((c) => c.text);
-    const dataplane = await createDataplane({ config, logger, clock, metrics, nodeIPs: nodeIPs.ips, localAddresses, node, serviceCIDRs });
+    const dataplane = await createDataplane({ config, logger, clock, metrics, nodeIPs: nodeIPs.ips, localAddresses, node, serviceCIDRs, families });
 
     // healthCheckNodePort servers listen where NodePorts are accepted (upstream: nodePortAddresses).
     const serviceHealth = new ServiceHealthServer({

@@ -53,6 +53,12 @@ export interface ProxyMetrics {
   readonly nftablesSyncFailuresTotal: Counter<IPFamilyLabel>;
   /** kubeproxy_sync_proxy_rules_nftables_cleanup_failures_total{ip_family} (nftables) */
   readonly nftablesCleanupFailuresTotal: Counter<IPFamilyLabel>;
+  /** kubeproxy_sync_proxy_rules_nftables_chains{ip_family} (ours: chains we own after the last sync) */
+  readonly nftablesChains: Gauge<IPFamilyLabel>;
+  /** kubeproxy_sync_proxy_rules_nftables_elements{ip_family} (ours: map and set elements we own) */
+  readonly nftablesElements: Gauge<IPFamilyLabel>;
+  /** kubeproxy_sync_proxy_rules_nftables_operations_last{ip_family} (ours: statements in the last transaction) */
+  readonly nftablesOperationsLast: Gauge<IPFamilyLabel>;
   /** kubeproxy_conntrack_reconciler_sync_duration_seconds{ip_family} (iptables, nftables) */
   readonly reconcileConntrackFlowsLatency: Histogram<IPFamilyLabel>;
   /** kubeproxy_conntrack_reconciler_deleted_entries_total{ip_family} (iptables, nftables) */
@@ -248,6 +254,24 @@ export function createProxyMetrics(registry: Registry, options: ProxyMetricsOpti
     nftablesCleanupFailuresTotal: new Counter({
       name: name('sync_proxy_rules_nftables_cleanup_failures_total'),
       help: alpha('Cumulative proxy nftables cleanup failures'),
+      labelNames: ['ip_family'],
+      registers: on('nftables'),
+    }),
+    nftablesChains: new Gauge({
+      name: name('sync_proxy_rules_nftables_chains'),
+      help: 'Number of nftables chains owned by kube-proxy-ts after the last sync',
+      labelNames: ['ip_family'],
+      registers: on('nftables'),
+    }),
+    nftablesElements: new Gauge({
+      name: name('sync_proxy_rules_nftables_elements'),
+      help: 'Number of nftables map and set elements owned by kube-proxy-ts after the last sync',
+      labelNames: ['ip_family'],
+      registers: on('nftables'),
+    }),
+    nftablesOperationsLast: new Gauge({
+      name: name('sync_proxy_rules_nftables_operations_last'),
+      help: 'Number of nftables statements written by kube-proxy-ts in the last sync',
       labelNames: ['ip_family'],
       registers: on('nftables'),
     }),

@@ -104,12 +104,9 @@ export class ProxyLoop {
     const full = ctx.full || this.#fullPending || snapshots.topologyChanged;
     this.#fullPending = true;
     const started = clock.monotonic();
-    try {
-      await dataplane.sync({ full, families: snapshots.families });
-    } catch (err) {
-      logger.error({ err, full, attempt: ctx.attempt }, 'sync failed; keeping the previous rules and retrying with a full sync');
-      throw err;
-    }
+    // A failure propagates to the runner, which logs it once with the retry delay and makes
+    // the next run a full sync; the dataplane keeps its previous programming meanwhile.
+    await dataplane.sync({ full, families: snapshots.families });
     this.#fullPending = false;
     const seconds = (clock.monotonic() - started) / 1000;
     const nowMs = clock.now();
