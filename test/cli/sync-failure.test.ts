@@ -9,18 +9,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canUseNetns, withNetns } from '../helpers/netns.ts';
+import { until } from '../helpers/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../src/cli/bin.ts');
-
-async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('a sync the kernel refuses', { skip: !canUseNetns() && 'needs root for network namespaces' }, () => {
   it('is logged with the nft error, counted, retried, fails /healthz after 2 x syncPeriod, and recovers', async () => {

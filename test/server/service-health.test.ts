@@ -1,20 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { ProxyState } from '../../src/model/proxy-state.ts';
 import { ServiceHealthServer } from '../../src/server/service-health.ts';
 import { syncServiceHealth } from '../../src/sync/service-health-sync.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { addPort, endpoint, makeService, makeSlice, slicePort } from '../model/builders.ts';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const addr = s.address();
-  await new Promise<void>((r) => s.close(() => { r(); }));
-  if (addr === null || typeof addr === 'string') throw new Error('no port');
-  return addr.port;
-}
+import { freePort } from '../helpers/wait.ts';
 
 async function get(port: number): Promise<{ status: number; weight: string | null; body: unknown } | 'refused'> {
   for (let i = 0; i < 50; i++) {
