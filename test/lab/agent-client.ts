@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import type { AgentRequest, AgentResponse, GetResult, Hit, LoadReport, StreamReport, Target } from './agent-protocol.ts';
+import type { AgentRequest, AgentResponse, GetResult, Held, Hit, HitProto, LoadReport, StreamReport, Target } from './agent-protocol.ts';
 import type { LabNetns } from './netns.ts';
 
 const AGENT = join(import.meta.dirname, 'agent.ts');
@@ -15,6 +15,8 @@ export interface AgentStart {
   readonly podName?: string;
   readonly tcpPorts?: readonly number[];
   readonly udpPorts?: readonly number[];
+  /** Line servers (long-lived connections, agent.ts). */
+  readonly linePorts?: readonly number[];
   readonly forward?: string;
 }
 
@@ -26,6 +28,7 @@ export async function startAgent(opts: AgentStart): Promise<Agent> {
   if (opts.podName !== undefined) args.push('--name', opts.podName);
   if (opts.tcpPorts && opts.tcpPorts.length > 0) args.push('--tcp', opts.tcpPorts.join(','));
   if (opts.udpPorts && opts.udpPorts.length > 0) args.push('--udp', opts.udpPorts.join(','));
+  if (opts.linePorts && opts.linePorts.length > 0) args.push('--line', opts.linePorts.join(','));
   if (opts.forward !== undefined) args.push('--forward', opts.forward);
   const child = opts.ns.spawn(process.execPath, args);
   let stderr = '';
@@ -89,8 +92,8 @@ export class Agent {
     return (await this.call({ op: 'udp', host, port, ...opts })) as Hit;
   }
 
-  /** `count` requests, `concurrency` at a time (default 8). */
-  async batch(proto: 'tcp' | 'udp', host: string, port: number, count: number, opts: HitOptions & { concurrency?: number } = {}): Promise<Hit[]> {
+  /** `count` requests, `concurrency` at a time (default 8); 'line': one round trip to a line server per connection. */
+  async batch(proto: HitProto, host: string, port: number, count: number, opts: HitOptions & { concurrency?: number } = {}): Promise<Hit[]> {
     return (await this.call({ op: 'batch', proto, host, port, count, ...opts })) as Hit[];
   }
 
@@ -114,8 +117,22 @@ export class Agent {
     };
   }
 
-  /** Starts or stops one of a pod's servers. */
-  async serve(proto: 'tcp' | 'udp', port: number, on: boolean): Promise<void> {
+  /** Starts or stops one of a pod's servers (stopping a line server resets its connections). */
+  async serve(proto: 'tcp' | 'udp' | 'line', port: number, on: boolean): Promise<void> {
     await this.call({ op: 'serve', proto, port, on });
+  }
+
+  /** One round trip to a line server on a new connection, kept open (closeHeld ends it). */
+  async hold(host: string, port: number, count: number, opts: HitOptions = {}): Promise<Held[]> {
+    return (await this.call({ op: 'holdOpen', host, port, count, ...opts })) as Held[];
+  }
+
+  /** A round trip on each held connection (default: all), in the order of `ids`. */
+  async pingHeld(ids?: readonly number[], timeoutMs?: number): Promise<Hit[]> {
+    return (await this.call({ op: 'holdPing', ...(ids !== undefined ? { ids } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) })) as Hit[];
+  }
+
+  async closeHeld(ids?: readonly number[]): Promise<void> {
+    await this.call({ op: 'holdClose', ...(ids !== undefined ? { ids } : {}) });
   }
 }

@@ -4,6 +4,8 @@
 //
 // Pod servers answer TCP (HTTP) and UDP with "<pod> <clientIP>:<clientPort> <proto>/<port>":
 // the pod's name, the source address it saw, and which of its ports served the request.
+// Line servers (TCP) answer every line received with the same text on a connection that stays
+// open: what long-lived connections are made of (`hold`, then `holdPing` them later).
 
 /** One request's outcome as the client saw it. */
 export type Hit =
@@ -26,7 +28,23 @@ export interface LoadReport {
   /** The first failures, with the time since the load started. */
   readonly failures: readonly { readonly atMs: number; readonly error: string }[];
   readonly pods: Readonly<Record<string, number>>;
+  /** Every failure counted by error ("ECONNREFUSED": 12). */
+  readonly errors: Readonly<Record<string, number>>;
+  /** When the first and the last failure ended, ms since the load started (null: none). */
+  readonly firstFailureAtMs: number | null;
+  readonly lastFailureAtMs: number | null;
+  /** The slowest successful connection (ms), e.g. one that needed a SYN retransmit. */
+  readonly slowestOkMs: number;
 }
+
+/** A connection kept open by `hold`: its id for holdPing/holdClose, and its first round trip. */
+export interface Held {
+  readonly id: number;
+  readonly hit: Hit;
+}
+
+/** Kinds of client request: HTTP on a new TCP connection, one UDP datagram, one line round trip. */
+export type HitProto = 'tcp' | 'udp' | 'line';
 
 export interface StreamReport {
   readonly sent: number;
@@ -37,13 +55,16 @@ export interface StreamReport {
 export type AgentRequest =
   | { readonly op: 'ping' }
   | ({ readonly op: 'tcp' | 'udp' } & Target)
-  | ({ readonly op: 'batch'; readonly proto: 'tcp' | 'udp'; readonly count: number; readonly concurrency?: number } & Target)
+  | ({ readonly op: 'batch'; readonly proto: HitProto; readonly count: number; readonly concurrency?: number } & Target)
   | { readonly op: 'get'; readonly url: string; readonly timeoutMs?: number }
   | ({ readonly op: 'loadStart'; readonly proto: 'tcp' | 'udp'; readonly intervalMs: number } & Target)
   | { readonly op: 'loadStop'; readonly id: number }
   | ({ readonly op: 'streamStart'; readonly intervalMs: number } & Target)
   | { readonly op: 'streamPeek' | 'streamStop'; readonly id: number }
-  | { readonly op: 'serve'; readonly proto: 'tcp' | 'udp'; readonly port: number; readonly on: boolean };
+  | { readonly op: 'serve'; readonly proto: 'tcp' | 'udp' | 'line'; readonly port: number; readonly on: boolean }
+  | ({ readonly op: 'holdOpen'; readonly count: number } & Target)
+  | { readonly op: 'holdPing'; readonly ids?: readonly number[]; readonly timeoutMs?: number }
+  | { readonly op: 'holdClose'; readonly ids?: readonly number[] };
 
 export interface GetResult {
   readonly status: number;

@@ -1,10 +1,12 @@
 // The one process the lab runs in each of its namespaces (pods, nodes, client):
 //
-//   node agent.ts --control <sock> [--name <pod> --tcp 8080,8081 --udp 8080,5353]
+//   node agent.ts --control <sock> [--name <pod> --tcp 8080,8081 --udp 8080,5353 --line 7000]
 //                 [--forward 127.0.0.1:6443=<unix socket>]
 //
 // --name/--tcp/--udp: the pod's servers. TCP ports answer HTTP (so curl works too), UDP ports
 //   answer each datagram; both reply "<pod> <clientIP>:<clientPort> <proto>/<port>".
+// --line: TCP servers that answer every line with that text and keep the connection open
+//   (long-lived connections); stopping one resets its connections, as a crashed server would.
 // --forward: a TCP listener relayed to a unix socket (how node namespaces reach the control
 //   plane, which listens on the root namespace's loopback, without touching the root
 //   namespace's network configuration).
@@ -13,11 +15,11 @@
 
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { connect, createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatReply, type AgentRequest, type AgentResponse } from './agent-protocol.ts';
-import { batch, httpGet, Load, tcpHit, udpHit, UdpStream } from './agent-ops.ts';
+import { batch, HeldConnections, httpGet, Load, tcpHit, udpHit, UdpStream } from './agent-ops.ts';
 
 const { values } = parseArgs({
   options: {
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     tcp: { type: 'string' },
     udp: { type: 'string' },
     forward: { type: 'string' },
+    line: { type: 'string' },
   },
   strict: true,
 });
@@ -35,6 +38,7 @@ const ports = (s: string | undefined): number[] => (s ?? '').split(',').filter((
 
 const tcpServers = new Map<number, HttpServer>();
 const udpServers = new Map<number, UdpSocket>();
+const lineServers = new Map<number, { readonly server: Server; readonly conns: Set<Socket> }>();
 
 function listenTcp(port: number): Promise<void> {
   const server = createHttpServer((req, res) => {
@@ -62,7 +66,42 @@ function listenUdp(port: number): Promise<void> {
   });
 }
 
-async function serve(proto: 'tcp' | 'udp', port: number, on: boolean): Promise<void> {
+function listenLine(port: number): Promise<void> {
+  const conns = new Set<Socket>();
+  const server = createServer((c) => {
+    conns.add(c);
+    c.setNoDelay(true);
+    c.setEncoding('utf8');
+    let buf = '';
+    c.on('data', (chunk: string) => {
+      buf += chunk;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        buf = buf.slice(nl + 1);
+        c.write(`${formatReply(podName, c.remoteAddress ?? '?', c.remotePort ?? 0, 'tcp', port)}\n`);
+      }
+    });
+    c.on('error', () => undefined);
+    c.on('close', () => conns.delete(c));
+  });
+  lineServers.set(port, { server, conns });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host: '::', ipv6Only: false }, () => { resolve(); });
+  });
+}
+
+async function serve(proto: 'tcp' | 'udp' | 'line', port: number, on: boolean): Promise<void> {
+  if (proto === 'line') {
+    const l = lineServers.get(port);
+    if (on && l === undefined) await listenLine(port);
+    if (!on && l !== undefined) {
+      lineServers.delete(port);
+      // As if the server crashed: its connections are reset, new ones are refused.
+      for (const c of l.conns) c.resetAndDestroy();
+      await new Promise<void>((resolve) => { l.server.close(() => { resolve(); }); });
+    }
+    return;
+  }
   if (proto === 'tcp') {
     const s = tcpServers.get(port);
     if (on && s === undefined) await listenTcp(port);
@@ -100,6 +139,7 @@ function startForward(spec: string): Promise<Server> {
 }
 
 const loads = new Map<number, Load>();
+const held = new HeldConnections();
 const streams = new Map<number, UdpStream>();
 let nextId = 1;
 
@@ -142,6 +182,13 @@ async function handle(req: AgentRequest): Promise<unknown> {
     case 'serve':
       await serve(req.proto, req.port, req.on);
       return null;
+    case 'holdOpen':
+      return held.open(req.count, req);
+    case 'holdPing':
+      return held.ping(req.ids, req.timeoutMs);
+    case 'holdClose':
+      held.close(req.ids);
+      return null;
   }
 }
 
@@ -177,7 +224,7 @@ function startControl(path: string): Promise<Server> {
 }
 
 async function main(): Promise<void> {
-  await Promise.all([...ports(values.tcp).map(listenTcp), ...ports(values.udp).map(listenUdp)]);
+  await Promise.all([...ports(values.tcp).map(listenTcp), ...ports(values.udp).map(listenUdp), ...ports(values.line).map(listenLine)]);
   if (values.forward !== undefined) await startForward(values.forward);
   if (values.control !== undefined) await startControl(values.control);
   process.stdout.write('ready\n');

@@ -2,10 +2,12 @@
 // own (namespace lab-system, type LoadBalancer, externalTrafficPolicy Local) that settle()
 // changes twice:
 //
-//   1. its port: wait until every node's nftables has the new service-ips element. Each watch
+//   1. its port: wait until every node's nftables has the new service-ips element (in the
+//      kube-proxy table, or kube-proxy-userspace in userspace mode). Each watch
 //      delivers its events in order, so every earlier Service change has reached the proxy.
 //   2. its EndpointSlice (a new number of local endpoints per node, addresses no pod has):
-//      wait until every node's healthCheckNodePort reports that number. Every earlier slice
+//      wait until every node's healthCheckNodePort (on the node IP, or the pod gateway when
+//      --nodeport-addresses excludes the node IP) reports that number. Every earlier slice
 //      change has reached the proxy, and the sync that took this one has finished — the
 //      health check count is the last thing a sync updates (after nft and conntrack cleanup),
 //      and syncs run one at a time, so every earlier sync has finished too.
@@ -15,12 +17,14 @@ import type { Agent } from './agent-client.ts';
 import { endpointSlice, type EndpointSlice } from './objects.ts';
 import { until } from './proxy.ts';
 import type { LabNetns } from './netns.ts';
-import { hostPort, nodeName } from './topology.ts';
+import { hostPort, nodeName, podGateway } from './topology.ts';
 import { createService } from './workloads.ts';
 
 export const BARRIER_NAMESPACE = 'lab-system';
 const NAME = 'barrier';
 const TARGET_PORT = 20_000;
+/** Tables whose `service-ips` map holds ClusterIP . proto . port keys: nftables mode, userspace mode. */
+const SERVICE_IP_TABLES = ['kube-proxy', 'kube-proxy-userspace'] as const;
 
 /** What the barrier needs of a node. */
 export interface BarrierNode {
@@ -71,14 +75,29 @@ export class Barrier {
     await this.#api.patch('Service', BARRIER_NAMESPACE, NAME, { spec: { ports: [{ name: 'b', port, targetPort: TARGET_PORT, nodePort: this.#nodePort, protocol: 'TCP' }] } });
     const element = `${this.#clusterIP} . tcp . ${port} :`;
     await Promise.all(nodes.map((n) => until(`${n.name} to program the barrier Service (port ${port})`, async () => {
-      const r = await n.ns.exec('nft', ['list', 'map', 'ip', 'kube-proxy', 'service-ips']);
-      return r.stdout.includes(element) ? true : undefined;
+      // nftables mode: the ClusterIP's element in `service-ips` (→ its chain); userspace mode:
+      // the same key in its own table (→ its listener's port). Same key format in both.
+      for (const table of SERVICE_IP_TABLES) {
+        const r = await n.ns.exec('nft', ['list', 'map', 'ip', table, 'service-ips']);
+        if (r.stdout.includes(element)) return true;
+      }
+      return undefined;
     }, timeoutMs, 20)));
     const perNode = 1 + (k % 3);
     await this.#api.apply(slice(this.#nodes, perNode));
     await Promise.all(nodes.map((n) => until(`${n.name} to finish the sync of the barrier slice (${perNode} local endpoints)`, async () => {
-      const r = await n.agent.get(`http://${hostPort(n.ip(), this.#healthPort)}/`, 1000);
-      return (JSON.parse(r.body) as { localEndpoints?: number }).localEndpoints === perNode ? true : undefined;
+      // The health check server listens on the nodePortAddresses: the node IP by default, the
+      // pod gateway with e.g. --nodeport-addresses 10.244.0.0/16.
+      let lastErr: unknown;
+      for (const ip of [n.ip(), podGateway(n.index, 'IPv4')]) {
+        try {
+          const r = await n.agent.get(`http://${hostPort(ip, this.#healthPort)}/`, 1000);
+          return (JSON.parse(r.body) as { localEndpoints?: number }).localEndpoints === perNode ? true : undefined;
+        } catch (err) {
+          lastErr = err;
+        }
+      }
+      throw lastErr;
     }, timeoutMs, 20)));
   }
 }

@@ -31,6 +31,8 @@ export interface LabOptions {
   readonly pods?: readonly { readonly node: number; readonly host: number; readonly name?: string }[];
   readonly tcpPorts?: readonly number[];
   readonly udpPorts?: readonly number[];
+  /** Line servers of every pod (long-lived TCP connections; agent.ts). */
+  readonly linePorts?: readonly number[];
   readonly extraClientAddresses?: number;
   /** Extra kube-proxy-ts flags for every node. */
   readonly proxyArgs?: readonly string[];
@@ -59,6 +61,7 @@ export interface LabPod extends PodRef {
 
 export const DEFAULT_TCP_PORTS = [8080, 8081, 9376] as const;
 export const DEFAULT_UDP_PORTS = [8080, 5353] as const;
+export const DEFAULT_LINE_PORTS = [7000] as const;
 
 export function zoneOf(node: number): string {
   return `zone-${String.fromCharCode(96 + node)}`;
@@ -119,7 +122,7 @@ export class Lab {
         Promise.all(pods.map((p) => {
           const ns = net.pods.get(p.name);
           if (!ns) throw new Error(`no namespace for pod ${p.name}`);
-          return startAgent({ ns, socketPath: sock(`pod-${p.name}`), podName: p.name, tcpPorts: opts.tcpPorts ?? DEFAULT_TCP_PORTS, udpPorts: opts.udpPorts ?? DEFAULT_UDP_PORTS });
+          return startAgent({ ns, socketPath: sock(`pod-${p.name}`), podName: p.name, tcpPorts: opts.tcpPorts ?? DEFAULT_TCP_PORTS, udpPorts: opts.udpPorts ?? DEFAULT_UDP_PORTS, linePorts: opts.linePorts ?? DEFAULT_LINE_PORTS });
         })),
       ]);
       agents.push(client, ...nodeAgents, ...podAgents);
