@@ -107,6 +107,7 @@ export async function createDataplane(deps: DataplaneDeps): Promise<Dataplane> {
         logger: logger.child({ dataplane: 'userspace' }),
         clock,
         algorithm: config.userspace.algorithm,
+        threads: config.userspace.threads,
         redirect,
         nodeIPs: deps.nodeIPs,
         localAddresses: deps.localAddresses,

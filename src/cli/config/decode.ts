@@ -278,7 +278,7 @@ function readConfiguration(r: ObjectReader): KubeProxyConfigurationInput {
     configSyncPeriod: r.duration('configSyncPeriod'),
     portRange: r.string('portRange'),
     windowsRunAsService: r.bool('windowsRunAsService'),
-    userspace: r.object('userspace', (s) => ({ algorithm: s.string('algorithm') })),
+    userspace: r.object('userspace', (s) => ({ algorithm: s.string('algorithm'), threads: s.int('threads') })),
   };
 }
 

@@ -31,6 +31,7 @@ export const DEFAULTS = {
   burst: 10,
   logFlushFrequency: 5 * SECOND,
   userspaceAlgorithm: 'round-robin',
+  userspaceThreads: 1,
   /**
    * DIVERGENCE from upstream: upstream's default proxy mode on Linux is iptables. Ours is
    * nftables (upstream's recommended mode since it went GA in 1.33; our primary dataplane).
@@ -160,7 +161,10 @@ export function applyDefaults(input: KubeProxyConfigurationInput): KubeProxyConf
     configSyncPeriod: nonZero(input.configSyncPeriod, DEFAULTS.configSyncPeriod),
     portRange: input.portRange ?? '',
     windowsRunAsService: input.windowsRunAsService ?? false,
-    userspace: { algorithm: nonEmpty(input.userspace?.algorithm, DEFAULTS.userspaceAlgorithm) },
+    userspace: {
+      algorithm: nonEmpty(input.userspace?.algorithm, DEFAULTS.userspaceAlgorithm),
+      threads: nonZero(input.userspace?.threads, DEFAULTS.userspaceThreads),
+    },
   };
 }
 

@@ -121,7 +121,7 @@ function buildEffectiveConfig(c: KubeProxyConfiguration, x: CommandLineExtras): 
       udpStreamTimeoutMs: c.conntrack.udpStreamTimeout,
     },
     configSyncPeriodMs: c.configSyncPeriod,
-    userspace: { algorithm: c.userspace.algorithm as UserspaceAlgorithm },
+    userspace: { algorithm: c.userspace.algorithm as UserspaceAlgorithm, threads: c.userspace.threads },
     logging: {
       format: c.logging.format === '' ? undefined : (c.logging.format as LogFormat),
       verbosity: c.logging.verbosity,
@@ -234,7 +234,9 @@ export function toV1Alpha1(c: DeepReadonly<KubeProxyConfiguration>): { [k: strin
   };
   if (Object.keys(c.featureGates).length > 0) out['featureGates'] = { ...c.featureGates };
   if (c.windowsRunAsService) out['windowsRunAsService'] = true;
-  if (c.mode === 'userspace' || c.userspace.algorithm !== DEFAULTS.userspaceAlgorithm) out['userspace'] = { algorithm: c.userspace.algorithm };
+  if (c.mode === 'userspace' || c.userspace.algorithm !== DEFAULTS.userspaceAlgorithm || c.userspace.threads !== DEFAULTS.userspaceThreads) {
+    out['userspace'] = { algorithm: c.userspace.algorithm, threads: c.userspace.threads };
+  }
   const sorted = sortKeys(out);
   return sorted !== null && typeof sorted === 'object' && !Array.isArray(sorted) ? sorted : {};
 }

@@ -2,7 +2,7 @@
 // --version (verflag), --help (cobra), and kube-proxy-ts's additions (userspace dataplane,
 // embedded control plane). Logging flags override the file, as upstream (copyLogsFromFlags).
 
-import { bool, defineFlag, duration, field, FlagValueError, ipPortValue, parseInteger, str, type CommandLineExtras, type Flag } from './flagparse.ts';
+import { bool, defineFlag, duration, field, FlagValueError, int32, ipPortValue, parseInteger, str, type CommandLineExtras, type Flag } from './flagparse.ts';
 import { formatDuration } from './duration.ts';
 
 const VERBOSITY_MAX = 2 ** 32 - 1;
@@ -87,6 +87,7 @@ export function defaultControlPlaneDataDir(env: NodeJS.ProcessEnv): string {
 
 export const OUR_FLAGS: readonly Flag[] = [
   field<string>('userspace-algorithm', 'string', str, 'userspace.algorithm', (c, v) => { c.userspace.algorithm = v; }, "[kube-proxy-ts] Endpoint selection of the userspace dataplane: 'round-robin', 'random', 'least-connections', 'power-of-two-choices' or 'source-hash'.", (c) => c.userspace.algorithm),
+  field<number>('userspace-threads', 'int32', int32, 'userspace.threads', (c, v) => { c.userspace.threads = v; }, '[kube-proxy-ts] Threads accepting and forwarding TCP connections in the userspace dataplane, the main thread included; more than 1 opens every TCP listener with SO_REUSEPORT in each thread. Session-affinity services and UDP stay on the main thread.', (c) => String(c.userspace.threads)),
   controlPlane('control-plane-listen', 'ipport', '[kube-proxy-ts] IP:port the embedded control plane (API server) listens on.', (v, x) => { x.controlPlaneListen = v; }, ipPortValue, (x) => x.controlPlaneListen),
   controlPlane('control-plane-data-dir', 'string', '[kube-proxy-ts] Directory where the embedded control plane keeps its state.', (v, x) => { x.controlPlaneDataDir = v; }, str, (x) => x.controlPlaneDataDir),
   controlPlane('control-plane-service-cidr', 'string', '[kube-proxy-ts] Service ClusterIP range(s) of the embedded control plane (a CIDR or a comma-separated dual-stack pair).', (v, x) => { x.controlPlaneServiceCIDR = v; }, str, (x) => x.controlPlaneServiceCIDR),

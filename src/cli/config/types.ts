@@ -118,6 +118,8 @@ export interface LoggingConfiguration {
 /** kube-proxy-ts extension. */
 export interface UserspaceConfiguration {
   algorithm: string;
+  /** Threads accepting and forwarding TCP (the main thread included); 0: the default (1). */
+  threads: number;
 }
 
 /** The v1alpha1 object after decoding and defaulting (durations in ms). */
@@ -233,7 +235,7 @@ export interface EffectiveConfig {
     readonly udpStreamTimeoutMs: number;
   };
   readonly configSyncPeriodMs: number;
-  readonly userspace: { readonly algorithm: UserspaceAlgorithm };
+  readonly userspace: { readonly algorithm: UserspaceAlgorithm; readonly threads: number };
   readonly logging: {
     /** undefined: not configured (the logger chooses by whether stderr is a terminal). */
     readonly format: LogFormat | undefined;

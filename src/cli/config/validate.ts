@@ -158,5 +158,8 @@ export function validateConfiguration(c: KubeProxyConfiguration, warnings: strin
   if (!(USERSPACE_ALGORITHMS as readonly string[]).includes(c.userspace.algorithm)) {
     errs.push(unsupported('userspace.algorithm', c.userspace.algorithm, USERSPACE_ALGORITHMS));
   }
+  if (!Number.isInteger(c.userspace.threads) || c.userspace.threads < 1 || c.userspace.threads > 256) {
+    errs.push(invalid('userspace.threads', String(c.userspace.threads), 'must be an integer from 1 to 256'));
+  }
   return errs;
 }

@@ -92,6 +92,11 @@ export class EndpointPool {
     return this.#balancer.algorithm;
   }
 
+  /** Whether pick() looks at the client address (session affinity, source hashing). */
+  get needsClientIP(): boolean {
+    return this.#affinity !== undefined || this.#balancer.algorithm === 'source-hash';
+  }
+
   /** Endpoint keys in pick order (for tests and debugging). */
   get keys(): string[] {
     return this.#states.map((s) => s.key);

@@ -21,6 +21,8 @@ export interface PortRuntimeDeps {
   readonly defaultAlgorithm: LoadBalancingAlgorithm;
   readonly udpIdleTimeoutMs: number;
   readonly isNodeLocal: (ip: string) => boolean;
+  /** TCP listeners with SO_REUSEPORT, so serving threads can share their ports (threads/). */
+  readonly reusePort?: boolean;
 }
 
 export class PortRuntime {
@@ -95,7 +97,7 @@ export class PortRuntime {
   createFrontend(spec: ListenSpec): Frontend {
     const route = spec.kind === 'internal' ? this.internal : this.external;
     if (this.sp.protocol === 'UDP') return new UdpFrontend(spec.host, spec.port, route, this.#deps.forwarder, this.#deps.udpIdleTimeoutMs);
-    return new TcpFrontend(spec.host, spec.port, route, this.#deps.forwarder);
+    return new TcpFrontend(spec.host, spec.port, route, this.#deps.forwarder, this.#deps.reusePort === true);
   }
 
   /** The bound port of the listener serving `kind` in redirect mode, if it is up. */

@@ -12,6 +12,8 @@ export type EntryKind = 'internal' | 'external';
 
 export interface Route {
   readonly name: ServicePortName;
+  /** Whether poolFor looks at the client address (else '' may be passed, saving a getpeername). */
+  readonly needsClientIP: boolean;
   /** The pool for a connection from `clientIP`; undefined: the service port is gone. */
   poolFor(clientIP: string): EndpointPool | undefined;
 }
@@ -31,6 +33,10 @@ export class PortRoute implements Route {
     this.name = name;
     this.kind = kind;
     this.#isNodeLocal = isNodeLocal;
+  }
+
+  get needsClientIP(): boolean {
+    return this.localClientPool !== undefined;
   }
 
   poolFor(clientIP: string): EndpointPool | undefined {

@@ -1,10 +1,19 @@
 // TCP forwarding: one net.Server per listening address; each accepted connection is spliced
-// to an endpoint chosen by the route's pool. Bytes flow with stream.pipe in both directions
-// (backpressure: a slow reader pauses the other side's socket), half-close is honoured
-// (allowHalfOpen: a client's FIN is passed on while the endpoint may still send), a connect
-// timeout and a bounded retry on another endpoint cover dead endpoints (passive health keeps
-// them out of rotation), and an idle timeout reaps connections with no traffic either way.
-// Nothing is allocated per chunk; bytes are read from the sockets' own counters at close.
+// to an endpoint chosen by the route's pool. Bytes flow without streams' pipe in both
+// directions with backpressure (a full socket pauses the other side's reads), half-close is
+// honoured (allowHalfOpen: a client's FIN is passed on while the endpoint may still send), a
+// connect timeout and a bounded retry on another endpoint cover dead endpoints (passive health
+// keeps them out of rotation), and an idle timeout reaps connections with no traffic either way.
+//
+// The per-connection and per-chunk paths are kept lean because that is what the load pays for
+// (see bench/README.md): no stream.pipe (a dozen listeners and closures per direction); the
+// endpoint → client direction bypasses the Readable machinery (net's `onread`: one shared read
+// buffer per thread, a copy out per chunk); no timer per socket (connect timeouts share one
+// FIFO per listener, deadlines.ts; idle timeouts are a periodic sweep over byte counters, so
+// nothing runs per chunk); the client address is only looked up (getpeername) when the route or
+// the balancer needs it; and a side whose peer has already finished both ways is closed
+// outright rather than shut down first (one syscall, one FIN, fewer wake-ups). Bytes are read
+// from the sockets' own counters at close.
 
 import net from 'node:net';
 import type { Clock, Timer } from '../../util/clock.ts';
@@ -13,6 +22,7 @@ import type { PassiveHealth } from './balancers/index.ts';
 import type { ConnectionBudget } from './budget.ts';
 import type { UserspaceMetrics } from './metrics.ts';
 import type { EndpointPool, EndpointState } from './pool.ts';
+import { DeadlineQueue } from './deadlines.ts';
 import { normalizeClientIP, type Route } from './route.ts';
 
 export interface ForwarderSettings {
@@ -51,22 +61,30 @@ class TcpConnection {
   readonly #client: net.Socket;
   readonly #clientIP: string;
   readonly #pool: EndpointPool;
+  readonly #frontend: TcpFrontend;
   readonly #deps: ForwarderDeps;
-  readonly #onDone: (c: TcpConnection) => void;
-  readonly #tried = new Set<EndpointState>();
+  /** Endpoints already tried (created on the first retry only). */
+  #tried: Set<EndpointState> | undefined;
+  #attempts = 0;
   #upstream: net.Socket | undefined;
   #endpoint: EndpointState | undefined;
-  #timer: Timer | undefined;
+  /** Ticket of the pending connect deadline, -1 when none. */
+  #deadline = -1;
+  #spliced = false;
+  #open = 0;
   #done = false;
+  /** Idle sweep: client byte count at the last sweep, and when it last changed (-1: not yet seen). */
+  #seenBytes = 0;
+  #activeAt = -1;
 
-  constructor(client: net.Socket, clientIP: string, pool: EndpointPool, deps: ForwarderDeps, onDone: (c: TcpConnection) => void) {
+  constructor(client: net.Socket, clientIP: string, pool: EndpointPool, frontend: TcpFrontend, deps: ForwarderDeps) {
     this.#client = client;
     this.#clientIP = clientIP;
     this.#pool = pool;
+    this.#frontend = frontend;
     this.#deps = deps;
-    this.#onDone = onDone;
-    client.on('error', () => { if (this.#upstream) resetSocket(this.#upstream); });
-    client.once('close', () => { this.#abortConnect(); });
+    client.on('error', () => { if (this.#upstream !== undefined) resetSocket(this.#upstream); });
+    client.on('close', () => { if (this.#spliced) this.#closedOne(); else this.#abortConnect(); });
   }
 
   start(): void {
@@ -78,43 +96,77 @@ class TcpConnection {
     if (this.#upstream) resetSocket(this.#upstream);
   }
 
+  /** The connect deadline passed (called by the listener's deadline queue). */
+  connectTimedOut(): void {
+    this.#deadline = -1;
+    const up = this.#upstream;
+    const s = this.#endpoint;
+    if (up === undefined || s === undefined || !up.connecting) return;
+    up.destroy(new ConnectTimeoutError(`connect to ${s.key} timed out after ${this.#deps.settings.connectTimeoutMs} ms`));
+  }
+
+  /** Idle sweep: close both sides when neither carried a byte for `idleMs`. */
+  checkIdle(now: number, idleMs: number): void {
+    if (!this.#spliced || this.#done) return;
+    const c = this.#client;
+    const seen = c.bytesRead + c.bytesWritten;
+    if (this.#activeAt < 0 || seen !== this.#seenBytes) {
+      this.#seenBytes = seen;
+      this.#activeAt = now;
+    } else if (now - this.#activeAt >= idleMs) {
+      c.destroy();
+      this.#upstream?.destroy();
+    }
+  }
+
   #attempt(): void {
     const s = this.#pool.pick(this.#clientIP, this.#tried);
     if (s === undefined) {
       this.#fail();
       return;
     }
-    this.#tried.add(s);
+    this.#attempts++;
     this.#endpoint = s;
     s.active++;
-    const up = net.connect({ host: s.ip, port: s.port, allowHalfOpen: true, noDelay: true });
+    const client = this.#client;
+    const up = net.connect({
+      host: s.ip, port: s.port, allowHalfOpen: true, noDelay: true,
+      // Endpoint → client bytes skip the stream machinery: read into this thread's one buffer,
+      // copied out (small copies come from Node's buffer pool) and written to the client;
+      // `false` stops reading until the client drains.
+      onread: { buffer: UPSTREAM_READ_BUFFER, callback: (n: number, buf: Uint8Array) => client.write(copyOut(buf, n)) },
+    });
     this.#upstream = up;
-    const onError = (err: Error): void => { this.#connectFailed(up, s, err); };
-    up.once('error', onError);
-    up.once('connect', () => {
-      this.#timer?.cancel();
-      up.removeListener('error', onError);
+    up.on('error', (err) => {
+      if (this.#upstream !== up) return;
+      if (this.#spliced) resetSocket(this.#client);
+      else this.#connectFailed(up, s, err);
+    });
+    up.on('connect', () => {
+      if (this.#upstream !== up) return;
+      this.#frontend.cancelDeadline(this.#deadline);
+      this.#deadline = -1;
       this.#deps.health.succeeded(s);
       this.#splice(up);
     });
-    this.#timer = this.#deps.clock.setTimeout(() => {
-      up.destroy(new ConnectTimeoutError(`connect to ${s.key} timed out after ${this.#deps.settings.connectTimeoutMs} ms`));
-    }, this.#deps.settings.connectTimeoutMs);
+    this.#deadline = this.#frontend.connectDeadline(this);
   }
 
   #connectFailed(up: net.Socket, s: EndpointState, err: Error): void {
-    this.#timer?.cancel();
+    this.#frontend.cancelDeadline(this.#deadline);
+    this.#deadline = -1;
     up.destroy();
     s.active--;
     this.#endpoint = undefined;
     this.#upstream = undefined;
+    (this.#tried ??= new Set()).add(s);
     const backoff = this.#deps.health.failed(s);
     this.#deps.metrics.connectFailed(this.#pool.name, s.key);
     const code = (err as NodeJS.ErrnoException).code;
     this.#deps.logger.debug({ service: this.#pool.name.key, endpoint: s.key, code, backoffMs: backoff }, 'connect to endpoint failed');
     if (this.#client.destroyed) {
       this.#finish();
-    } else if (this.#tried.size < this.#deps.settings.maxConnectAttempts) {
+    } else if (this.#attempts < this.#deps.settings.maxConnectAttempts) {
       this.#attempt();
     } else {
       this.#fail();
@@ -124,7 +176,8 @@ class TcpConnection {
   #abortConnect(): void {
     // The client went away before the endpoint answered.
     if (this.#done || this.#upstream?.connecting !== true) return;
-    this.#timer?.cancel();
+    this.#frontend.cancelDeadline(this.#deadline);
+    this.#deadline = -1;
     this.#upstream.destroy();
     this.#finish();
   }
@@ -141,19 +194,21 @@ class TcpConnection {
       this.#finish();
       return;
     }
-    up.on('error', () => { resetSocket(client); });
-    const idle = this.#deps.settings.idleTimeoutMs;
-    if (idle > 0) {
-      const onIdle = (): void => { client.destroy(); up.destroy(); };
-      client.setTimeout(idle, onIdle);
-      up.setTimeout(idle, onIdle);
-    }
-    let open = 2;
-    const onClose = (): void => { if (--open === 0) this.#finish(); };
-    client.once('close', onClose);
-    up.once('close', onClose);
-    client.pipe(up);
-    up.pipe(client);
+    this.#spliced = true;
+    this.#open = 2;
+    up.on('close', () => { this.#closedOne(); });
+    // client → endpoint: 'data' events (an accepted socket cannot take an onread buffer).
+    client.on('data', (chunk: Buffer) => { if (!up.write(chunk)) client.pause(); });
+    up.on('drain', () => { client.resume(); });
+    // endpoint → client: the onread callback set at connect; the client draining resumes it.
+    client.on('drain', () => { up.resume(); });
+    passEnd(client, up);
+    passEnd(up, client);
+    client.resume();
+  }
+
+  #closedOne(): void {
+    if (--this.#open === 0) this.#finish();
   }
 
   #finish(): void {
@@ -162,8 +217,34 @@ class TcpConnection {
     if (this.#endpoint) this.#endpoint.active--;
     this.#deps.budget.release();
     this.#deps.metrics.connectionClosed(this.#pool.name, this.#client.bytesRead, this.#client.bytesWritten);
-    this.#onDone(this);
+    this.#frontend.connectionDone(this);
   }
+}
+
+/**
+ * The read buffer of every endpoint socket of this thread. Reused at once after each read:
+ * what is read is copied out before anything else can read into it (a write that cannot complete
+ * at once keeps a reference to its chunk, so the chunk must not be this buffer).
+ */
+const UPSTREAM_READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+
+function copyOut(buf: Uint8Array, n: number): Buffer {
+  const chunk = Buffer.allocUnsafe(n);
+  chunk.set(buf.subarray(0, n));
+  return chunk;
+}
+
+/**
+ * When `from` ends, pass the FIN on to `to`. If `to` has already ended and has nothing
+ * buffered, the connection is over both ways: `to` is closed outright (close sends the FIN)
+ * instead of shutdown-then-close; `from` closes itself (autoDestroy) once its own writes are
+ * flushed.
+ */
+function passEnd(from: net.Socket, to: net.Socket): void {
+  from.on('end', () => {
+    if (to.readableEnded && to.writableLength === 0) to.destroy();
+    else to.end();
+  });
 }
 
 /** A listening TCP socket whose connections go where `route` says. */
@@ -174,13 +255,20 @@ export class TcpFrontend {
   readonly #deps: ForwarderDeps;
   readonly #server: net.Server;
   readonly #connections = new Set<TcpConnection>();
+  readonly #deadlines: DeadlineQueue<TcpConnection>;
+  #idleSweep: Timer | undefined;
   #port = 0;
+  #closed = false;
+  readonly #reusePort: boolean;
 
-  constructor(host: string, port: number, route: Route, deps: ForwarderDeps) {
+  /** `reusePort`: SO_REUSEPORT, so other serving threads can listen on the same port (threads/). */
+  constructor(host: string, port: number, route: Route, deps: ForwarderDeps, reusePort = false) {
     this.host = host;
     this.requestedPort = port;
     this.route = route;
     this.#deps = deps;
+    this.#reusePort = reusePort;
+    this.#deadlines = new DeadlineQueue<TcpConnection>(deps.clock, deps.settings.connectTimeoutMs, (c) => { c.connectTimedOut(); });
     this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (c) => { this.#accept(c); });
   }
 
@@ -197,11 +285,13 @@ export class TcpFrontend {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => { reject(err); };
       this.#server.once('error', onError);
-      this.#server.listen({ host: this.host, port: this.requestedPort, backlog: 4096, ipv6Only: net.isIPv6(this.host) }, () => {
+      this.#server.listen({ host: this.host, port: this.requestedPort, backlog: 4096, ipv6Only: net.isIPv6(this.host), reusePort: this.#reusePort }, () => {
         this.#server.removeListener('error', onError);
         this.#server.on('error', (err) => { this.#deps.logger.error({ err, host: this.host, port: this.#port }, 'userspace TCP listener error'); });
         const addr = this.#server.address();
         this.#port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+        // Closed while the bind was under way: do not keep listening.
+        if (this.#closed) this.#server.close();
         resolve(this.#port);
       });
     });
@@ -213,14 +303,33 @@ export class TcpFrontend {
    * (net.Server's own close callback would wait for those).
    */
   close(drain: boolean): Promise<void> {
+    this.#closed = true;
     if (!drain) for (const c of this.#connections) c.destroy();
     if (this.#server.listening) this.#server.close();
     return Promise.resolve();
   }
 
+  /** Start a connect deadline for `c`; returns its ticket. */
+  connectDeadline(c: TcpConnection): number {
+    return this.#deadlines.add(c);
+  }
+
+  cancelDeadline(ticket: number): void {
+    if (ticket >= 0) this.#deadlines.cancel(ticket);
+  }
+
+  connectionDone(c: TcpConnection): void {
+    this.#connections.delete(c);
+    if (this.#connections.size === 0 && this.#idleSweep !== undefined) {
+      this.#idleSweep.cancel();
+      this.#idleSweep = undefined;
+    }
+  }
+
   #accept(client: net.Socket): void {
     const route = this.route;
-    const clientIP = normalizeClientIP(client.remoteAddress);
+    // getpeername only when something needs the address (node-local routing, affinity, hashing).
+    let clientIP = route.needsClientIP ? normalizeClientIP(client.remoteAddress) : '';
     const pool = route.poolFor(clientIP);
     if (pool === undefined || pool.size === 0) {
       // No endpoint: reject (upstream rejects; for a Local policy with none here it drops —
@@ -235,9 +344,24 @@ export class TcpFrontend {
       resetSocket(client);
       return;
     }
+    if (clientIP === '' && pool.needsClientIP) clientIP = normalizeClientIP(client.remoteAddress);
     this.#deps.metrics.connectionOpened(route.name);
-    const conn = new TcpConnection(client, clientIP, pool, this.#deps, (c) => this.#connections.delete(c));
+    const conn = new TcpConnection(client, clientIP, pool, this, this.#deps);
     this.#connections.add(conn);
+    this.#armIdleSweep();
     conn.start();
+  }
+
+  #armIdleSweep(): void {
+    const idle = this.#deps.settings.idleTimeoutMs;
+    if (this.#idleSweep !== undefined || idle <= 0) return;
+    // A connection idle for `idle` ms is closed within a quarter of that (at most a minute) more.
+    const every = Math.min(60_000, Math.max(10, Math.floor(idle / 4)));
+    this.#idleSweep = this.#deps.clock.setTimeout(() => {
+      this.#idleSweep = undefined;
+      const now = this.#deps.clock.monotonic();
+      for (const c of this.#connections) c.checkIdle(now, idle);
+      if (this.#connections.size > 0) this.#armIdleSweep();
+    }, every);
   }
 }

@@ -12,13 +12,15 @@ import { categorizeEndpoints, type CategorizeFn } from '../nftables/categorize.t
 import type { NodePortAddresses } from '../nftables/options.ts';
 import type { NftRunner } from '../nftables/runner.ts';
 import { DEFAULT_BACKOFF, PassiveHealth, type BackoffPolicy, type Random } from './balancers/index.ts';
-import { ConnectionBudget } from './budget.ts';
+import { budgetCell, ConnectionBudget } from './budget.ts';
 import { planEntryPoints, type ListenSpec } from './entry-points.ts';
 import { FamilyRuntime, resolveFamilyEntryOptions } from './family.ts';
 import { noopUserspaceMetrics, type UserspaceMetrics } from './metrics.ts';
 import { PortRuntime, type Frontend, type PortRuntimeDeps } from './port-runtime.ts';
 import { renderCleanup } from './redirect.ts';
-import type { ForwarderSettings } from './tcp.ts';
+import { TcpFrontend, type ForwarderSettings } from './tcp.ts';
+import type { ThreadListen } from './threads/protocol.ts';
+import { ServingThreads, type ThreadInit } from './threads/serving-threads.ts';
 
 export interface UserspaceDataplaneOptions {
   readonly logger: Logger;
@@ -51,7 +53,19 @@ export interface UserspaceDataplaneOptions {
   /** Randomness of the random and power-of-two-choices balancers (default Math.random). */
   readonly random?: Random;
   readonly categorize?: CategorizeFn;
+  /**
+   * Threads accepting and forwarding TCP connections, the main thread included (default 1:
+   * everything on the main thread). With more, every TCP listener is opened with SO_REUSEPORT
+   * and the extra threads (worker_threads) listen on the same ports; the kernel spreads new
+   * connections over them. Ports with session affinity, and UDP, stay on the main thread.
+   * Serving threads use the system clock, Math.random and the default categorisation whatever
+   * `clock`, `random` and `categorize` say. See README "Serving threads".
+   */
+  readonly threads?: number;
 }
+
+/** How often serving threads report their metrics to the main thread. */
+const THREAD_METRICS_INTERVAL_MS = 250;
 
 /** A sync failed (nftables refused the redirect transaction); the previous redirects stay. */
 export class UserspaceSyncError extends Error {
@@ -71,6 +85,9 @@ export class UserspaceDataplane implements Dataplane {
   #needFull = true;
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
+  readonly #threadCount: number;
+  readonly #threadInit: ThreadInit | undefined;
+  #threads: ServingThreads | undefined;
 
   constructor(options: UserspaceDataplaneOptions) {
     this.#o = options;
@@ -83,7 +100,11 @@ export class UserspaceDataplane implements Dataplane {
       idleTimeoutMs: options.idleTimeoutMs ?? 86_400_000,
       maxConnectAttempts: Math.max(1, options.maxConnectAttempts ?? 3),
     };
-    const budget = new ConnectionBudget(options.maxConnections ?? 16_384, clock, options.logger, metrics);
+    this.#threadCount = Math.max(1, Math.floor(options.threads ?? 1));
+    const shared = this.#threadCount > 1;
+    const cell = budgetCell(shared);
+    const maxConnections = options.maxConnections ?? 16_384;
+    const budget = new ConnectionBudget(maxConnections, clock, options.logger, metrics, 10_000, cell);
     const local = new Set([...(options.nodeIPs ?? []), ...(options.localAddresses ?? [])]);
     const isNodeLocal = (ip: string): boolean => local.has(ip) || ip.startsWith('127.') || ip === '::1';
     this.#deps = {
@@ -93,15 +114,31 @@ export class UserspaceDataplane implements Dataplane {
       defaultAlgorithm: options.algorithm ?? 'round-robin',
       udpIdleTimeoutMs: options.udpIdleTimeoutMs ?? 30_000,
       isNodeLocal,
+      reusePort: shared,
     };
+    this.#threadInit = shared ? {
+      settings,
+      backoff: options.backoff ?? DEFAULT_BACKOFF,
+      maxConnections,
+      budgetCell: cell,
+      localAddresses: [...local],
+      defaultAlgorithm: options.algorithm ?? 'round-robin',
+      metricsIntervalMs: THREAD_METRICS_INTERVAL_MS,
+      logLevel: options.logger.level,
+    } : undefined;
     for (const family of ['IPv4', 'IPv6'] as const) {
       this.#families.set(family, new FamilyRuntime(family, resolveFamilyEntryOptions(family, options), options.logger));
     }
   }
 
-  /** Test/debug view of one service port's runtime. */
+  /** Test/debug view of one service port's runtime (the main thread's share of its traffic). */
   portRuntime(family: IPFamily, portKey: string): PortRuntime | undefined {
     return this.#families.get(family)?.ports.get(portKey);
+  }
+
+  /** The serving threads besides the main thread, once started (threads > 1). */
+  get servingThreads(): ServingThreads | undefined {
+    return this.#threads;
   }
 
   sync(request: SyncRequest): Promise<void> {
@@ -124,6 +161,8 @@ export class UserspaceDataplane implements Dataplane {
       const listens: Promise<void>[] = [];
       for (const key of keys) this.#updatePort(fr, snap, key, closing, listens);
       await Promise.all(listens);
+      // The serving threads follow before the redirects change (as the main thread's listeners).
+      await Promise.all([...keys].map((key) => this.#shareWithThreads(fr, snap, key)));
       fr.prepare(familyFull, keys);
     }
     try {
@@ -190,6 +229,29 @@ export class UserspaceDataplane implements Dataplane {
     for (const spec of plan.listens) if (!rt.frontends.has(spec.key)) listens.push(this.#listen(rt, spec));
   }
 
+  /**
+   * Hand a TCP port (without session affinity: that must stay exact, so on one thread) to the
+   * serving threads, with the ports the main thread's listeners got; or take it back.
+   */
+  #shareWithThreads(fr: FamilyRuntime, snap: FamilySnapshot, key: string): Promise<void> {
+    if (this.#threadInit === undefined) return Promise.resolve();
+    const id = `${fr.family}|${key}`;
+    const rt = fr.ports.get(key);
+    const sp = snap.services.get(key);
+    const listens: ThreadListen[] = [];
+    if (rt !== undefined && sp !== undefined && sp.protocol === 'TCP' && sp.sessionAffinity.type === 'None') {
+      for (const [k, f] of rt.frontends) {
+        if (!(f instanceof TcpFrontend) || f.port === 0) continue;
+        listens.push({ key: k, kind: k.startsWith('external|') ? 'external' : 'internal', host: f.host, port: f.port });
+      }
+    }
+    if (listens.length === 0 || sp === undefined) return this.#threads?.remove(id) ?? Promise.resolve();
+    this.#threads ??= new ServingThreads(this.#threadCount - 1, this.#threadInit, this.#logger.child({ component: 'userspace-threads' }), this.#o.metrics ?? noopUserspaceMetrics);
+    return this.#threads.serve({
+      type: 'port', key: id, sp, endpoints: snap.endpoints.get(key) ?? [], nodeName: snap.nodeName, nodeLabels: snap.nodeLabels, listens,
+    });
+  }
+
   async #listen(rt: PortRuntime, spec: ListenSpec): Promise<void> {
     const f = rt.createFrontend(spec);
     try {
@@ -221,6 +283,7 @@ export class UserspaceDataplane implements Dataplane {
     for (const fr of this.#families.values()) {
       for (const rt of fr.ports.values()) for (const f of rt.frontends.values()) all.push(f.close(false));
     }
+    if (this.#threads !== undefined) all.push(this.#threads.close());
     await Promise.all(all);
   }
 }

@@ -120,7 +120,7 @@ describe('defaults', () => {
     assert.deepEqual(config.clusterCIDRs, []);
     assert.deepEqual(config.nodePortAddresses, { primary: true, cidrs: [] });
     assert.equal(config.oomScoreAdj, -999);
-    assert.deepEqual(config.userspace, { algorithm: 'round-robin' });
+    assert.deepEqual(config.userspace, { algorithm: 'round-robin', threads: 1 });
     assert.deepEqual(config.logging, { format: undefined, verbosity: 0, flushFrequencyMs: 5000 });
     assert.deepEqual(config.featureGates, {});
     assert.equal(config.hostnameOverride, undefined);

@@ -67,6 +67,7 @@ const EVERY_FLAG: [flag: string, argv: string[], check: Check][] = [
   ['help', [], () => undefined], // kind help: tested in help.test.ts
   ['version', [], () => undefined], // kind version: tested in help.test.ts
   ['userspace-algorithm', ['--userspace-algorithm=power-of-two-choices'], (c) => { assert.equal(c.userspace.algorithm, 'power-of-two-choices'); }],
+  ['userspace-threads', ['--userspace-threads=4'], (c) => { assert.equal(c.userspace.threads, 4); }],
   ['control-plane-listen', ['--control-plane-listen=[::1]:7443'], (c) => { assert.deepEqual([c.controlPlane.requested, c.controlPlane.listen.text], [true, '[::1]:7443']); }],
   ['control-plane-data-dir', ['--control-plane-data-dir=/var/lib/kpts'], (c) => { assert.deepEqual([c.controlPlane.requested, c.controlPlane.dataDir], [true, '/var/lib/kpts']); }],
   ['control-plane-service-cidr', ['--control-plane-service-cidr=10.0.0.0/16,fd00:96::/112'], (c) => { assert.deepEqual(c.controlPlane.serviceCIDRs.map((x) => x.text), ['10.0.0.0/16', 'fd00:96::/112']); }],

@@ -32,6 +32,7 @@ const DEFAULTS: [flag: string, shown: string][] = [
   ['oom-score-adj', '(default -999)'],
   ['proxy-mode', '(default nftables)'],
   ['userspace-algorithm', '(default "round-robin")'],
+  ['userspace-threads', '(default 1)'],
   ['control-plane-listen', '(default 127.0.0.1:6443)'],
   ['control-plane-data-dir', '(default "/home/test/.local/state/kube-proxy-ts")'],
   ['control-plane-service-cidr', '(default "10.96.0.0/12")'],

@@ -87,6 +87,7 @@ const CASES: readonly Case[] = [
   { name: 'negative verbosity', file: 'logging:\n  verbosity: -1\n', field: 'logging.verbosity', value: '-1' },
   { name: 'bad userspace.algorithm', file: 'userspace:\n  algorithm: fastest\n', field: 'userspace.algorithm', value: 'fastest' },
   { name: 'bad --userspace-algorithm', argv: ['--userspace-algorithm=rr'], field: 'userspace.algorithm', value: 'rr', text: /set by --userspace-algorithm/ },
+  { name: 'bad --userspace-threads', argv: ['--userspace-threads=0'], field: 'userspace.threads', value: '0', text: /set by --userspace-threads/ },
   { name: 'blank hostnameOverride', file: 'hostnameOverride: "   "\n', field: 'hostnameOverride' },
   { name: 'blank --hostname-override', argv: ['--hostname-override=  '], field: '--hostname-override', text: /empty hostname-override is invalid/ },
   { name: 'NFTablesProxyMode=false', argv: ['--feature-gates=NFTablesProxyMode=false'], field: 'featureGates', text: /locked to true/ },

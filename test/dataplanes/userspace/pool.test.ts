@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { AffinityTable, backoffMs, DEFAULT_BACKOFF, PassiveHealth } from '../../../src/dataplanes/userspace/balancers/index.ts';
 import { EndpointState, type PoolConfig } from '../../../src/dataplanes/userspace/pool.ts';
 import { FakeClock } from '../../helpers/fake-clock.ts';
-import { ALGORITHMS, clientIP, makePool, states } from './kit.ts';
+import { PortRoute } from '../../../src/dataplanes/userspace/route.ts';
+import { ALGORITHMS, clientIP, makePool, spn, states } from './kit.ts';
 
 const TIMEOUT_S = 10;
 const affinity = (algorithm: PoolConfig['algorithm']): PoolConfig => ({
@@ -138,5 +139,29 @@ describe('passive health', () => {
     const r = { failures: 0, backoffUntil: 0 };
     assert.equal(h.failed(r), 10);
     assert.equal(h.failed(r), 15);
+  });
+});
+
+describe('what needs the client address (the forwarder skips getpeername otherwise)', () => {
+  it('a pool needs it only for session affinity or source hashing', () => {
+    const cases: readonly [string, PoolConfig['algorithm'], boolean, boolean][] = [
+      ['round-robin', 'round-robin', false, false],
+      ['least-connections', 'least-connections', false, false],
+      ['power-of-two-choices', 'power-of-two-choices', false, false],
+      ['random', 'random', false, false],
+      ['source-hash', 'source-hash', false, true],
+      ['round-robin with affinity', 'round-robin', true, true],
+    ];
+    for (const [name, algorithm, affinity, want] of cases) {
+      const { pool } = makePool(algorithm, states(2), affinity ? { sessionAffinity: { type: 'ClientIP', timeoutSeconds: 10 } } : {});
+      assert.equal(pool.needsClientIP, want, name);
+    }
+  });
+
+  it('a route needs it only when node-local clients get their own pool (externalTrafficPolicy Local)', () => {
+    const route = new PortRoute(spn(), 'external', () => false);
+    assert.equal(route.needsClientIP, false);
+    route.localClientPool = makePool('round-robin', states(1)).pool;
+    assert.equal(route.needsClientIP, true);
   });
 });

@@ -1,0 +1,118 @@
+// A serving thread of the userspace dataplane (worker_threads). It runs the same forwarding
+// code as the main thread — PortRuntime, pools, balancers, TcpFrontend — for the TCP service
+// ports the main thread hands it, listening on the very ports the main thread bound, with
+// SO_REUSEPORT: the kernel spreads new connections over the threads' listening sockets.
+// Per-thread state (see README "Serving threads"): balancer rotation, least-connections and
+// power-of-two counts, passive health. Shared: the connection cap (one Atomics cell). Metrics
+// and logs go to the main thread.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { pino } from 'pino';
+import { systemClock } from '../../../util/clock.ts';
+import { categorizeEndpoints } from '../../nftables/categorize.ts';
+import { PassiveHealth } from '../balancers/index.ts';
+import { ConnectionBudget } from '../budget.ts';
+import { PortRuntime, type PortRuntimeDeps } from '../port-runtime.ts';
+import { TcpFrontend } from '../tcp.ts';
+import { DeltaMetrics } from './delta-metrics.ts';
+import { isToWorker, isWorkerInit, type FromWorker, type PortMessage } from './protocol.ts';
+
+const port = parentPort;
+const init: unknown = workerData;
+if (port === null || !isWorkerInit(init)) throw new Error('userspace serving thread started without its workerData');
+
+const send = (m: FromWorker): void => { port.postMessage(m); };
+const logger = pino({ level: init.logLevel, base: { thread: init.thread } }, { write: (line: string) => { send({ type: 'log', line }); } });
+const metrics = new DeltaMetrics();
+const health = new PassiveHealth(systemClock, init.backoff);
+const budget = new ConnectionBudget(init.maxConnections, systemClock, logger, metrics, 10_000, init.budgetCell);
+const local = new Set(init.localAddresses);
+const deps: PortRuntimeDeps = {
+  pool: { clock: systemClock, random: Math.random, health, metrics },
+  forwarder: { clock: systemClock, logger, metrics, budget, health, settings: init.settings },
+  categorize: categorizeEndpoints,
+  defaultAlgorithm: init.defaultAlgorithm,
+  udpIdleTimeoutMs: 30_000,
+  isNodeLocal: (ip) => local.has(ip) || ip.startsWith('127.') || ip === '::1',
+  reusePort: true,
+};
+const ports = new Map<string, PortRuntime>();
+
+function flushMetrics(): void {
+  const deltas = metrics.take();
+  if (deltas.length > 0) send({ type: 'metrics', deltas });
+}
+setInterval(flushMetrics, init.metricsIntervalMs).unref();
+
+async function applyPort(m: PortMessage): Promise<void> {
+  let rt = ports.get(m.key);
+  if (rt === undefined) {
+    rt = new PortRuntime(m.sp, deps);
+    ports.set(m.key, rt);
+  }
+  rt.update(m.sp, m.endpoints, { nodeName: m.nodeName, nodeLabels: m.nodeLabels });
+  const wanted = new Map(m.listens.map((l) => [l.key, l]));
+  for (const [k, f] of rt.frontends) {
+    if (wanted.get(k)?.port === f.requestedPort) continue;
+    rt.frontends.delete(k);
+    void f.close(true);
+  }
+  const listening: Promise<void>[] = [];
+  for (const l of m.listens) {
+    if (rt.frontends.has(l.key)) continue;
+    const f = rt.createFrontend(l);
+    if (!(f instanceof TcpFrontend)) continue;
+    rt.frontends.set(l.key, f);
+    const owner = rt;
+    listening.push(f.listen().then(() => undefined, (err: unknown) => {
+      if (owner.frontends.get(l.key) === f) owner.frontends.delete(l.key);
+      const code = (err as NodeJS.ErrnoException).code ?? 'ERROR';
+      send({ type: 'listen-failed', key: m.key, listen: `${l.host}:${l.port}`, code });
+    }));
+  }
+  await Promise.all(listening);
+}
+
+function removePort(key: string): void {
+  const rt = ports.get(key);
+  if (rt === undefined) return;
+  ports.delete(key);
+  rt.internal.pool = undefined;
+  rt.external.pool = undefined;
+  rt.external.localClientPool = undefined;
+  for (const f of rt.frontends.values()) void f.close(true);
+  rt.frontends.clear();
+}
+
+async function closeAll(): Promise<void> {
+  const frontends = [...ports.values()].flatMap((rt) => [...rt.frontends.values()]);
+  ports.clear();
+  await Promise.all(frontends.map((f) => f.close(false)));
+  // Destroyed connections report their close on a later turn of the loop: wait (briefly) so
+  // the last metrics include them.
+  const deadline = Date.now() + 500;
+  while (frontends.some((f) => f instanceof TcpFrontend && f.activeConnections > 0) && Date.now() < deadline) {
+    await new Promise((resolve) => { setTimeout(resolve, 5); });
+  }
+  flushMetrics();
+  send({ type: 'closed' });
+}
+
+port.on('message', (m: unknown) => {
+  if (!isToWorker(m)) {
+    logger.error({ message: m }, 'userspace serving thread: unexpected message from the main thread');
+    return;
+  }
+  switch (m.type) {
+    case 'port': {
+      const seq = m.seq;
+      void applyPort(m).finally(() => { send({ type: 'applied', seq }); });
+      break;
+    }
+    case 'remove':
+      removePort(m.key);
+      send({ type: 'applied', seq: m.seq });
+      break;
+    case 'close': void closeAll(); break;
+  }
+});
