@@ -17,6 +17,8 @@ interface Spec {
   readonly help: string;
   readonly labels: readonly string[];
   readonly modes: readonly ('iptables' | 'nftables' | 'userspace')[];
+  /** Ours, not upstream's: no stability prefix on the help text. */
+  readonly ours?: true;
 }
 
 const ALL = ['iptables', 'nftables', 'userspace'] as const;
@@ -43,6 +45,10 @@ const SPECS: readonly Spec[] = [
   { name: 'kubeproxy_sync_proxy_rules_iptables_last', type: 'gauge', help: 'Number of iptables rules written by kube-proxy in last sync', labels: ['ip_family', 'table'], modes: ['iptables'] },
   { name: 'kubeproxy_sync_proxy_rules_nftables_sync_failures_total', type: 'counter', help: 'Cumulative proxy nftables sync failures', labels: ['ip_family'], modes: ['nftables'] },
   { name: 'kubeproxy_sync_proxy_rules_nftables_cleanup_failures_total', type: 'counter', help: 'Cumulative proxy nftables cleanup failures', labels: ['ip_family'], modes: ['nftables'] },
+  // Ours (kube-proxy-ts): what the nftables dataplane owns and wrote, for dashboards of sync cost.
+  { name: 'kubeproxy_sync_proxy_rules_nftables_chains', type: 'gauge', help: 'Number of nftables chains owned by kube-proxy-ts after the last sync', labels: ['ip_family'], modes: ['nftables'], ours: true },
+  { name: 'kubeproxy_sync_proxy_rules_nftables_elements', type: 'gauge', help: 'Number of nftables map and set elements owned by kube-proxy-ts after the last sync', labels: ['ip_family'], modes: ['nftables'], ours: true },
+  { name: 'kubeproxy_sync_proxy_rules_nftables_operations_last', type: 'gauge', help: 'Number of nftables statements written by kube-proxy-ts in the last sync', labels: ['ip_family'], modes: ['nftables'], ours: true },
   { name: 'kubeproxy_conntrack_reconciler_sync_duration_seconds', type: 'histogram', help: 'ReconcileConntrackFlowsLatency latency in seconds', labels: ['ip_family'], modes: RULES },
   { name: 'kubeproxy_conntrack_reconciler_deleted_entries_total', type: 'counter', help: 'Cumulative conntrack flows deleted by conntrack reconciler', labels: ['ip_family'], modes: RULES },
 ];
@@ -58,8 +64,9 @@ describe('createProxyMetrics', () => {
       const metric = byName.get(spec.name);
       assert.ok(metric, spec.name);
       assert.equal(metric.type, spec.type, spec.name);
-      assert.equal(metric.help, `[ALPHA] ${spec.help}`, spec.name);
-      assert.ok(text.includes(`# HELP ${spec.name} [ALPHA] ${spec.help}\n`), spec.name);
+      const help = spec.ours === true ? spec.help : `[ALPHA] ${spec.help}`;
+      assert.equal(metric.help, help, spec.name);
+      assert.ok(text.includes(`# HELP ${spec.name} ${help}\n`), spec.name);
       assert.ok(text.includes(`# TYPE ${spec.name} ${spec.type}\n`), spec.name);
     }
   });
