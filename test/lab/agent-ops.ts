@@ -311,6 +311,7 @@ export class Load {
   #firstFailureAtMs: number | null = null;
   #lastFailureAtMs: number | null = null;
   #slowestOkMs = 0;
+  #delayedOk = 0;
 
   constructor(proto: 'tcp' | 'udp', intervalMs: number, t: Target) {
     this.#timer = setInterval(() => {
@@ -319,6 +320,7 @@ export class Load {
         if (h.ok) {
           this.#pods[h.pod] = (this.#pods[h.pod] ?? 0) + 1;
           this.#slowestOkMs = Math.max(this.#slowestOkMs, Math.round(h.ms));
+          if (h.ms >= 500) this.#delayedOk++;
         } else {
           this.#failed++;
           const atMs = Math.round(performance.now() - this.#t0);
@@ -338,7 +340,7 @@ export class Load {
     await Promise.all([...this.#inflight]);
     return {
       total: this.#total, failed: this.#failed, failures: this.#failures, pods: this.#pods, errors: this.#errors,
-      firstFailureAtMs: this.#firstFailureAtMs, lastFailureAtMs: this.#lastFailureAtMs, slowestOkMs: this.#slowestOkMs,
+      firstFailureAtMs: this.#firstFailureAtMs, lastFailureAtMs: this.#lastFailureAtMs, slowestOkMs: this.#slowestOkMs, delayedOk: this.#delayedOk,
     };
   }
 }

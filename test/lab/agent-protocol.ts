@@ -35,6 +35,8 @@ export interface LoadReport {
   readonly lastFailureAtMs: number | null;
   /** The slowest successful connection (ms), e.g. one that needed a SYN retransmit. */
   readonly slowestOkMs: number;
+  /** Successful connections that took 500 ms or more (a SYN retransmitted at least once). */
+  readonly delayedOk: number;
 }
 
 /** A connection kept open by `hold`: its id for holdPing/holdClose, and its first round trip. */

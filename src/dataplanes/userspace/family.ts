@@ -11,7 +11,7 @@ import { familyOf, isLoopback } from '../nftables/safety.ts';
 import type { EntryOptions } from './entry-points.ts';
 import type { PortRuntime } from './port-runtime.ts';
 import {
-  addElementLine, deleteElementLine, elementId, listenerElement, redirectElement, renderBaseAndFlush, type Element,
+  addElementLine, deleteElementLine, elementId, listenerElement, redirectElement, redirectLookupKey, renderBaseAndFlush, type Element,
 } from './redirect.ts';
 
 export interface ResolvedEntryOptions {
@@ -63,7 +63,13 @@ export class FamilyRuntime {
   readonly #logger: Logger;
   readonly #reported = new Set<string>();
   #pending: Pending | undefined;
+  /** Redirect targets the previous process left in the kernel (redirectLookupKey → port), until our first commit. */
+  #previous: ReadonlyMap<string, number> | undefined;
+  /** Previous listener ports handed out ("proto|port"), so two listeners never ask for one. */
+  readonly #claimed = new Set<string>();
   fullySynced = false;
+  /** Full syncs render the rules that hold new connections while no listener is up (redirect.ts). */
+  holdNew = false;
 
   constructor(family: IPFamily, resolved: ResolvedEntryOptions, logger: Logger) {
     this.family = family;
@@ -90,13 +96,40 @@ export class FamilyRuntime {
     if (rt.programmed.size > 0) this.#removed.set(key, rt.programmed);
   }
 
+  /** What the previous process programmed (parseRedirectPorts), read before our first full sync. */
+  setPrevious(ports: ReadonlyMap<string, number>): void {
+    this.#previous = ports;
+    this.#claimed.clear();
+  }
+
+  /**
+   * The port the previous process's listener of `kind` had for this service port, if its
+   * entry points were redirected there and nobody else asked for it; else 0 (any port).
+   * Reusing it keeps the redirects in the kernel (and conntrack entries, a UDP flow's
+   * included) pointing at a live listener across a restart.
+   */
+  previousListenerPort(rt: PortRuntime, kind: 'internal' | 'external'): number {
+    const previous = this.#previous;
+    const protocol = rt.sp.protocol;
+    if (previous === undefined || protocol === 'SCTP') return 0;
+    const proto = protocol === 'TCP' ? 'tcp' : 'udp';
+    for (const r of rt.plan?.redirects ?? []) {
+      if (r.kind !== kind) continue;
+      const port = previous.get(redirectLookupKey(r.map, r.ip, proto, r.port));
+      if (port === undefined || this.#claimed.has(`${proto}|${String(port)}`)) continue;
+      this.#claimed.add(`${proto}|${String(port)}`);
+      return port;
+    }
+    return 0;
+  }
+
   /** Work out the transaction for the ports in `keys` (all of them when full). */
   prepare(full: boolean, keys: ReadonlySet<string>): void {
     const p: Pending = { full, lines: [], programmed: new Map(), owners: new Map() };
     this.#pending = p;
     if (!this.entry.redirect) return;
     if (full) {
-      p.lines.push(...renderBaseAndFlush(this.family, this.#nodePortIPsForNft));
+      p.lines.push(...renderBaseAndFlush(this.family, this.#nodePortIPsForNft, this.holdNew));
       for (const key of [...this.ports.keys()].sort()) {
         const rt = this.ports.get(key);
         if (rt === undefined) continue;
@@ -172,6 +205,9 @@ export class FamilyRuntime {
       if (rt !== undefined) rt.programmed = accepted;
     }
     this.fullySynced = true;
+    // The kernel now holds our own redirects: what the previous process left is gone.
+    this.#previous = undefined;
+    this.#claimed.clear();
   }
 
   /** nft refused: nothing changed in the kernel; the next sync is a full one. */

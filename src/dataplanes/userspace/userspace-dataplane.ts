@@ -17,7 +17,7 @@ import { planEntryPoints, type ListenSpec } from './entry-points.ts';
 import { FamilyRuntime, resolveFamilyEntryOptions } from './family.ts';
 import { noopUserspaceMetrics, type UserspaceMetrics } from './metrics.ts';
 import { PortRuntime, type Frontend, type PortRuntimeDeps } from './port-runtime.ts';
-import { renderCleanup } from './redirect.ts';
+import { nftFamily, parseRedirectPorts, renderCleanup, renderHoldProbe, USERSPACE_TABLE } from './redirect.ts';
 import { TcpFrontend, type ForwarderSettings } from './tcp.ts';
 import type { ThreadListen } from './threads/protocol.ts';
 import { ServingThreads, type ThreadInit } from './threads/serving-threads.ts';
@@ -83,6 +83,8 @@ export class UserspaceDataplane implements Dataplane {
   readonly #families = new Map<IPFamily, FamilyRuntime>();
   readonly #deps: PortRuntimeDeps;
   #needFull = true;
+  /** Redirect mode: the previous process's listener ports were read back (once, before the first full sync). */
+  #readBack = false;
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
   readonly #threadCount: number;
@@ -150,6 +152,7 @@ export class UserspaceDataplane implements Dataplane {
   async #sync(request: SyncRequest): Promise<void> {
     if (this.#closed) throw new UserspaceSyncError('userspace dataplane is closed');
     const full = request.full || this.#needFull;
+    if (full && !this.#readBack && this.#o.redirect !== undefined) await this.#readBackKernel(this.#o.redirect.runner);
     const closing: Frontend[] = [];
     const work: FamilyRuntime[] = [];
     for (const snap of request.families) {
@@ -181,6 +184,38 @@ export class UserspaceDataplane implements Dataplane {
       // Listeners no longer wanted stop accepting; their established connections drain.
       await Promise.all(closing.map((f) => f.close(true)));
     }
+  }
+
+  /**
+   * Before the first full sync in redirect mode: whether the kernel can hold new connections
+   * while no listener is up (the nft `socket` expression), and which listener port every entry
+   * point of a previous kube-proxy-ts process is redirected to, so our listeners take the same
+   * ports. Its redirects stay in place until our first full sync replaces them (by then our
+   * listeners are up): a restart refuses no connection and strands no UDP flow.
+   */
+  async #readBackKernel(runner: NftRunner): Promise<void> {
+    this.#readBack = true;
+    let holdNew = true;
+    try {
+      await runner.run(renderHoldProbe(), { check: true });
+    } catch (err) {
+      holdNew = false;
+      this.#logger.warn({ err }, 'nftables has no socket expression (nft_socket): connections arriving while kube-proxy-ts restarts will be refused');
+    }
+    await Promise.all([...this.#families.values()].map(async (fr) => {
+      fr.holdNew = holdNew;
+      if (!fr.entry.redirect) return;
+      let json: string;
+      try {
+        json = await runner.query(['-j', 'list', 'table', nftFamily(fr.family), USERSPACE_TABLE]);
+      } catch (err) {
+        this.#logger.debug({ err, family: fr.family }, 'no userspace redirect table left by a previous process');
+        return;
+      }
+      const previous = parseRedirectPorts(json);
+      fr.setPrevious(previous);
+      this.#logger.info({ family: fr.family, entryPoints: previous.size }, 'reusing the listener ports of the previous process where possible');
+    }));
   }
 
   /** Port keys of changed services, those we run and those in the snapshot: O(changes). */
@@ -226,7 +261,11 @@ export class UserspaceDataplane implements Dataplane {
       rt.frontends.delete(k);
       closing.push(f);
     }
-    for (const spec of plan.listens) if (!rt.frontends.has(spec.key)) listens.push(this.#listen(rt, spec));
+    for (const spec of plan.listens) {
+      if (rt.frontends.has(spec.key)) continue;
+      const previous = fr.entry.redirect ? fr.previousListenerPort(rt, spec.kind) : 0;
+      listens.push(this.#listen(rt, spec, previous));
+    }
   }
 
   /**
@@ -252,14 +291,21 @@ export class UserspaceDataplane implements Dataplane {
     });
   }
 
-  async #listen(rt: PortRuntime, spec: ListenSpec): Promise<void> {
-    const f = rt.createFrontend(spec);
+  /** Listen for `spec`; on `previousPort` (a port the previous process used) first if not 0. */
+  async #listen(rt: PortRuntime, spec: ListenSpec, previousPort = 0): Promise<void> {
+    const f = rt.createFrontend(previousPort === 0 ? spec : { ...spec, port: previousPort });
     try {
       await f.listen();
       rt.frontends.set(spec.key, f);
     } catch (err) {
       await f.close(false);
       const code = (err as NodeJS.ErrnoException).code ?? 'ERROR';
+      if (previousPort !== 0) {
+        this.#logger.info({ service: rt.sp.name.key, port: previousPort, code },
+          `previous listener port ${String(previousPort)} of service port ${rt.sp.name.key} is not free (${code}); using a new one`);
+        await this.#listen(rt, spec);
+        return;
+      }
       const id = `${spec.key}|${code}`;
       if (rt.listenErrors.has(id)) return;
       rt.listenErrors.add(id);

@@ -13,6 +13,33 @@ import { memoryLogger, silentLogger } from '../../../src/util/logger.ts';
 import { RecordingRunner } from '../nftables/kit.ts';
 import { local, makeEndpoint, makePort, makeSnapshot, terminating, TEST_NODE_IP } from '../nftables/fixtures.ts';
 import { closedPort, ep, HOST, nameServer, request, tcpServer } from './sockets.ts';
+import { tableJson } from './kit.ts';
+import { freePort } from '../../helpers/wait.ts';
+import type { NftRunner } from '../../../src/dataplanes/nftables/runner.ts';
+import { NftCommandError } from '../../../src/dataplanes/nftables/errors.ts';
+
+/** Records transactions; `nft -j list table ip …` answers `previous` (what a previous process left); `nft -c` fails if told. */
+class ReadBackRunner implements NftRunner {
+  readonly scripts: string[] = [];
+  readonly queries: string[][] = [];
+  readonly #previous: string;
+  readonly #failCheck: boolean;
+  constructor(previous: string, failCheck = false) {
+    this.#previous = previous;
+    this.#failCheck = failCheck;
+  }
+  run(script: string, options?: { readonly check?: boolean }): Promise<void> {
+    if (options?.check === true && this.#failCheck) return Promise.reject(new NftCommandError('NFT_FAILED', 'nft -c failed', 'Error: Could not process rule: No such file or directory', 1));
+    if (options?.check !== true) this.scripts.push(script);
+    return Promise.resolve();
+  }
+  query(args: readonly string[]): Promise<string> {
+    this.queries.push([...args]);
+    if (args.join(' ') === '-j list table ip kube-proxy-userspace') return Promise.resolve(this.#previous);
+    return Promise.reject(new NftCommandError('NFT_FAILED', 'no such table', 'Error: No such file or directory', 1));
+  }
+  lastLines(): string[] { return (this.scripts.at(-1) ?? '').split('\n').filter((l) => l !== ''); }
+}
 
 const WARN = 40;
 
@@ -227,6 +254,8 @@ describe('userspace dataplane, redirect transactions (recorded)', { concurrency:
     try {
       const sp = makePort('ns1', 'web', 'http');
       const snap = makeSnapshot({ ports: [[sp, [makeEndpoint('10.0.1.1', 80)]]] });
+      // A first sync (it also probes nft with `nft -c`, which must not be the one refused).
+      await dp.sync({ full: true, families: [makeSnapshot({ ports: [] })] });
       runner.failNext = 1;
       await assert.rejects(dp.sync({ full: true, families: [snap] }), UserspaceSyncError);
       await dp.sync({ full: false, families: [makeSnapshot({ ports: [[sp, [makeEndpoint('10.0.1.1', 80)]]], changed: [] })] });
@@ -251,6 +280,59 @@ describe('userspace dataplane, redirect transactions (recorded)', { concurrency:
       assert.equal(lines.length, 1);
       assert.ok(lines[0]?.endsWith(`: ${dp.portRuntime('IPv4', a.name.key)?.listenerPort('external')} }`));
       assert.equal(records.filter((r) => String(r['msg']).includes('already taken by ns1/a:p/TCP')).length, 1);
+    } finally {
+      await dp.close();
+    }
+  });
+
+  it('restart: listens on the ports the previous process redirected to (read back once); a port now taken falls back to a new one', async () => {
+    const [web, webExt, dnsPort, taken] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const busy = net.createServer();
+    busy.listen(taken, HOST);
+    await once(busy, 'listening');
+    const backend = await nameServer('a');
+    const runner = new ReadBackRunner(tableJson('ip',
+      [['172.30.0.41', 'tcp', 80, web], ['172.30.0.53', 'udp', 53, dnsPort], ['172.30.0.42', 'tcp', 80, taken]], [['tcp', 30080, webExt]]));
+    const { logger, records } = memoryLogger();
+    const dp = new UserspaceDataplane({ logger, redirect: { runner }, nodeIPs: [TEST_NODE_IP], listenHost: { IPv4: HOST } });
+    try {
+      const sp = makePort('ns1', 'web', 'http', (s) => { s.clusterIP = '172.30.0.41'; s.nodePort = 30080; });
+      const dns = makePort('ns1', 'dns', 'dns', (s) => { s.clusterIP = '172.30.0.53'; s.port = 53; }, 'UDP');
+      const other = makePort('ns1', 'other', 'http', (s) => { s.clusterIP = '172.30.0.42'; });
+      const snap = makeSnapshot({ ports: [[sp, [ep(backend.port)]], [dns, [makeEndpoint('10.0.1.1', 53)]], [other, [makeEndpoint('10.0.1.2', 80)]]] });
+      await dp.sync({ full: true, families: [snap] });
+      const port = (p: typeof sp, kind: 'internal' | 'external'): number | undefined => dp.portRuntime('IPv4', p.name.key)?.listenerPort(kind);
+      assert.deepEqual([port(sp, 'internal'), port(sp, 'external'), port(dns, 'internal')], [web, webExt, dnsPort], 'the previous ports');
+      const fallback = port(other, 'internal');
+      assert.ok(fallback !== undefined && fallback !== taken, 'a port in use: a new one');
+      assert.ok(records.some((r) => String(r['msg']).includes(`previous listener port ${taken} of service port ns1/other:http/TCP is not free (EADDRINUSE)`)));
+      const lines = runner.lastLines();
+      assert.ok(lines.includes(`add element ip kube-proxy-userspace service-ips { 172.30.0.41 . tcp . 80 : ${web} }`));
+      assert.ok(lines.includes(`add element ip kube-proxy-userspace service-nodeports { tcp . 30080 : ${webExt} }`));
+      assert.ok(lines.includes(`add element ip kube-proxy-userspace service-ips { 172.30.0.42 . tcp . 80 : ${fallback} }`));
+      assert.ok(lines.includes('add rule ip kube-proxy-userspace listener-in socket transparent 0 accept'), 'hold rules (the probe passed)');
+      assert.equal(await request(web), 'a', 'serving on the previous port');
+      // Read back once: a later full sync neither queries nor reuses anything.
+      const queries = runner.queries.length;
+      await dp.sync({ full: true, families: [snap] });
+      assert.equal(runner.queries.length, queries);
+    } finally {
+      await dp.close();
+      busy.close();
+      await backend.close();
+    }
+  });
+
+  it('no nft socket expression: a warning, and no hold rules (connections during a restart are refused as before)', async () => {
+    const runner = new ReadBackRunner('', true);
+    const { logger, records } = memoryLogger();
+    const dp = new UserspaceDataplane({ logger, redirect: { runner }, nodeIPs: [TEST_NODE_IP], listenHost: { IPv4: HOST } });
+    try {
+      await dp.sync({ full: true, families: [makeSnapshot({ ports: [[makePort('ns1', 'web', 'http'), [makeEndpoint('10.0.1.1', 80)]]] })] });
+      const lines = runner.lastLines();
+      assert.ok(lines.includes('add rule ip kube-proxy-userspace filter-input meta l4proto . th dport @listener-ports ct status dnat accept'));
+      assert.equal(lines.filter((l) => l.includes('listener-in') && l.startsWith('add rule')).length, 0);
+      assert.equal(records.filter((r) => r['level'] === WARN && String(r['msg']).includes('no socket expression')).length, 1);
     } finally {
       await dp.close();
     }

@@ -44,3 +44,16 @@ export function makePool(algorithm: LoadBalancingAlgorithm, eps: readonly Endpoi
 export function clientIP(i: number): string {
   return `10.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
 }
+
+/** `nft -j list table` output with these maps (elements as nft prints them). */
+export function tableJson(family: 'ip' | 'ip6', serviceIPs: readonly [string, string, number, number][], nodePorts: readonly [string, number, number][] = []): string {
+  return JSON.stringify({ nftables: [
+    { metainfo: { version: '1.0.6', release_name: 'Lester Gooch #5', json_schema_version: 1 } },
+    { table: { family, name: 'kube-proxy-userspace', handle: 1 } },
+    { map: { family, name: 'service-ips', table: 'kube-proxy-userspace', type: [family === 'ip' ? 'ipv4_addr' : 'ipv6_addr', 'inet_proto', 'inet_service'], handle: 1, map: 'inet_service',
+      elem: serviceIPs.map(([ip, proto, port, to]) => [{ concat: [ip, proto, port] }, to]) } },
+    { map: { family, name: 'service-nodeports', table: 'kube-proxy-userspace', type: ['inet_proto', 'inet_service'], handle: 2, map: 'inet_service',
+      elem: nodePorts.map(([proto, port, to]) => [{ concat: [proto, port] }, to]) } },
+    { set: { family, name: 'listener-ports', table: 'kube-proxy-userspace', type: ['inet_proto', 'inet_service'], handle: 3, elem: [{ concat: ['tcp', 41000] }] } },
+  ] });
+}

@@ -6,6 +6,7 @@
 
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { canUseNetns, liveNamespaces, withNetns, type Netns } from '../../helpers/netns.ts';
@@ -26,14 +27,39 @@ function wire(node: Netns, client: Netns): void {
   client.exec('ip', ['route', 'add', '172.30.0.0/16', 'via', '10.201.0.1']);
 }
 
-const tcpClient = (host: string, port: number): string => `const c = require('net').connect(${port}, '${host}'); let d = '';
+const tcpClient = (host: string, port: number, timeoutMs = 1500): string => `const c = require('net').connect(${port}, '${host}'); let d = '';
 c.on('data', (b) => d += b); c.on('end', () => { console.log('OK ' + d); process.exit(0); });
 c.on('error', (e) => { console.log('ERR ' + e.code); process.exit(0); });
-setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, 1500);`;
+setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, ${timeoutMs});`;
 
-const udpClient = (host: string, port: number): string => `const s = require('dgram').createSocket('udp4');
+/** `localPort` 0: any; else the datagram leaves from that port (one conntrack flow across runs). */
+const udpClient = (host: string, port: number, localPort = 0): string => `const s = require('dgram').createSocket('udp4');
 s.on('message', (m, r) => { console.log('OK ' + m + ' from ' + r.address + ':' + r.port); process.exit(0); });
-s.send('ping', ${port}, '${host}'); setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, 1500);`;
+s.bind(${localPort}, () => s.send('ping', ${port}, '${host}')); setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, 1500);`;
+
+interface Proxy { readonly proc: ChildProcess; readonly listener: number }
+
+async function startProxy(node: Netns): Promise<Proxy> {
+  const proc = node.spawn(NODE, [FIXTURE, '10.201.0.1'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const [line] = (await once(proc.stdout ?? proc, 'data')) as [Buffer];
+  const ready = JSON.parse(line.toString()) as { ready: boolean; listener: number };
+  assert.equal(ready.ready, true);
+  return { proc, listener: ready.listener };
+}
+
+async function stopProxy(p: Proxy): Promise<void> {
+  const exited = once(p.proc, 'exit');
+  p.proc.stdin?.end();
+  await exited;
+}
+
+/** Runs `script` with node in `ns` in the background; resolves to its trimmed output. */
+function background(ns: Netns, script: string): Promise<string> {
+  const child = ns.spawn(NODE, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout?.on('data', (b: Buffer) => { out += b.toString(); });
+  return once(child, 'exit').then(() => out.trim());
+}
 
 describe('userspace dataplane with nftables redirect (real kernel)', { skip, concurrency: false, timeout: 60_000 }, () => {
   after(() => { assert.deepEqual(liveNamespaces(), []); });
@@ -62,6 +88,31 @@ describe('userspace dataplane with nftables redirect (real kernel)', { skip, con
       assert.match(client.exec(NODE, ['-e', tcpClient('172.30.0.10', 81)]).trim(), /^(TIMEOUT|ERR .*)$/);
       proxy.stdin?.end();
       await once(proxy, 'exit');
+    }));
+  });
+  it('restart: a connection opened while no process listens is held (SYN dropped, not refused) and served by the next process on the same listener port; a UDP flow from one source port is answered again', async () => {
+    await withNetns('us-node', (node) => withNetns('us-client', async (client) => {
+      wire(node, client);
+      const first = await startProxy(node);
+      assert.equal(client.exec(NODE, ['-e', udpClient('172.30.0.20', 53, 40999)]).trim(), 'OK pod:ping from 172.30.0.20:53');
+      await stopProxy(first);
+      // Nobody listens: the SYN is dropped (a refusal would print ERR ECONNREFUSED at once).
+      const t0 = performance.now();
+      const pending = background(client, tcpClient('172.30.0.10', 80, 8000));
+      await new Promise((r) => setTimeout(r, 300));
+      const second = await startProxy(node);
+      try {
+        assert.equal(second.listener, first.listener, 'the same listener port as the previous process');
+        assert.equal(await pending, 'OK pod saw 127.0.0.1', 'the held connection is served by the new process');
+        const ms = performance.now() - t0;
+        assert.ok(ms >= 900 && ms < 4000, `answered at a SYN retransmission (${Math.round(ms)} ms)`);
+        // The flow's conntrack entry still redirects to the old port, which is the new listener's.
+        assert.equal(client.exec(NODE, ['-e', udpClient('172.30.0.20', 53, 40999)]).trim(), 'OK pod:ping from 172.30.0.20:53');
+        // Still unreachable directly.
+        assert.equal(client.exec(NODE, ['-e', tcpClient('10.201.0.1', second.listener)]).trim(), 'TIMEOUT');
+      } finally {
+        await stopProxy(second);
+      }
     }));
   });
 });
