@@ -95,11 +95,11 @@ export async function createDataplane(deps: DataplaneDeps): Promise<Dataplane> {
     case 'userspace': {
       // As root, nftables redirects steer every entry point to our listeners; without root only
       // NodePorts (and local addresses) can be served, and the rest is reported once.
-      let redirect: { runner: SpawnNftRunner } | undefined;
+      let redirect: { runner: SpawnNftRunner; conntrack: ConntrackCli } | undefined;
       if (process.getuid?.() === 0) {
         const runner = new SpawnNftRunner();
         await probeNftables(runner);
-        redirect = { runner };
+        redirect = { runner, conntrack: new ConntrackCli() };
       } else {
         logger.warn('not running as root: userspace mode serves NodePorts and local addresses only (no nftables redirects)');
       }

@@ -4,6 +4,7 @@
 // the record changes only once nft has accepted it.
 
 import type { IPFamily, ServiceKey } from '../../model/types.ts';
+import type { ConntrackFilter } from '../conntrack/conntrack.ts';
 import type { Logger } from '../../util/logger.ts';
 import { NftUnsafeValueError } from '../nftables/errors.ts';
 import { resolveFamilyContext, type NodePortAddresses } from '../nftables/options.ts';
@@ -44,6 +45,8 @@ export function resolveFamilyEntryOptions(family: IPFamily, o: {
 
 interface Pending {
   readonly full: boolean;
+  /** UDP entry points the previous process redirected to another port than ours now. */
+  readonly staleFlows: ConntrackFilter[];
   readonly lines: string[];
   readonly programmed: Map<string, Map<string, Element>>;
   /** Full: the new owner map. Partial: changes over the current one (undefined = released). */
@@ -125,7 +128,7 @@ export class FamilyRuntime {
 
   /** Work out the transaction for the ports in `keys` (all of them when full). */
   prepare(full: boolean, keys: ReadonlySet<string>): void {
-    const p: Pending = { full, lines: [], programmed: new Map(), owners: new Map() };
+    const p: Pending = { full, staleFlows: [], lines: [], programmed: new Map(), owners: new Map() };
     this.#pending = p;
     if (!this.entry.redirect) return;
     if (full) {
@@ -142,6 +145,7 @@ export class FamilyRuntime {
           p.lines.push(addElementLine(this.family, e));
         }
         p.programmed.set(key, accepted);
+        p.staleFlows.push(...this.#staleFlows(rt));
       }
       return;
     }
@@ -178,6 +182,31 @@ export class FamilyRuntime {
       }
       p.programmed.set(key, accepted);
     }
+  }
+
+  /**
+   * Conntrack entries of UDP flows that still redirect to the previous process's listener port
+   * of an entry point whose listener now has another port (the old one could not be bound):
+   * every datagram refreshes such an entry, so the flow would never reach our listener.
+   */
+  #staleFlows(rt: PortRuntime): ConntrackFilter[] {
+    const previous = this.#previous;
+    if (previous === undefined || rt.sp.protocol !== 'UDP') return [];
+    const out: ConntrackFilter[] = [];
+    for (const r of rt.plan?.redirects ?? []) {
+      const was = previous.get(redirectLookupKey(r.map, r.ip, 'udp', r.port));
+      const now = rt.listenerPort(r.kind);
+      if (was === undefined || now === undefined || was === now) continue;
+      out.push(r.ip === undefined
+        ? { family: this.family, protocol: 'udp', origDstPort: r.port }
+        : { family: this.family, protocol: 'udp', origDst: r.ip, origDstPort: r.port });
+    }
+    return out;
+  }
+
+  /** The pending transaction's stale UDP flows (staleFlows); to delete once it is committed. */
+  staleFlows(): readonly ConntrackFilter[] {
+    return this.#pending?.staleFlows ?? [];
   }
 
   transactionLines(): readonly string[] {

@@ -11,6 +11,8 @@ import type { Logger } from '../../util/logger.ts';
 import { categorizeEndpoints, type CategorizeFn } from '../nftables/categorize.ts';
 import type { NodePortAddresses } from '../nftables/options.ts';
 import type { NftRunner } from '../nftables/runner.ts';
+import type { Conntrack, ConntrackFilter } from '../conntrack/conntrack.ts';
+import { runConntrackCleanup } from '../conntrack/cleanup.ts';
 import { DEFAULT_BACKOFF, PassiveHealth, type BackoffPolicy, type Random } from './balancers/index.ts';
 import { budgetCell, ConnectionBudget } from './budget.ts';
 import { planEntryPoints, type ListenSpec } from './entry-points.ts';
@@ -27,8 +29,12 @@ export interface UserspaceDataplaneOptions {
   readonly clock?: Clock;
   /** Default balancing algorithm; a Service's annotation overrides it. Default round-robin. */
   readonly algorithm?: LoadBalancingAlgorithm;
-  /** nftables redirect of every entry point to our listeners (needs root); off when undefined. */
-  readonly redirect?: { readonly runner: NftRunner } | undefined;
+  /**
+   * nftables redirect of every entry point to our listeners (needs root); off when undefined.
+   * `conntrack`: deletes the entries of UDP flows a previous process's redirect left pointing
+   * at a listener port we could not take again (README "Restarts").
+   */
+  readonly redirect?: { readonly runner: NftRunner; readonly conntrack?: Conntrack | undefined } | undefined;
   /** The node's IPs, primary first within each family. */
   readonly nodeIPs?: readonly string[];
   /** Where NodePorts are accepted (as in nftables mode); default the primary node IPs. */
@@ -168,12 +174,16 @@ export class UserspaceDataplane implements Dataplane {
       await Promise.all([...keys].map((key) => this.#shareWithThreads(fr, snap, key)));
       fr.prepare(familyFull, keys);
     }
+    const stale: ConntrackFilter[] = [];
     try {
       if (this.#o.redirect !== undefined) {
         const lines = work.flatMap((fr) => fr.transactionLines());
         if (lines.length > 0) await this.#o.redirect.runner.run(lines.join('\n') + '\n');
       }
-      for (const fr of work) fr.commit();
+      for (const fr of work) {
+        stale.push(...fr.staleFlows());
+        fr.commit();
+      }
       this.#needFull = false;
     } catch (err) {
       this.#needFull = true;
@@ -183,6 +193,11 @@ export class UserspaceDataplane implements Dataplane {
     } finally {
       // Listeners no longer wanted stop accepting; their established connections drain.
       await Promise.all(closing.map((f) => f.close(true)));
+    }
+    const conntrack = this.#o.redirect?.conntrack;
+    if (stale.length > 0 && conntrack !== undefined) {
+      const n = await runConntrackCleanup(conntrack, stale, this.#logger);
+      this.#logger.info({ entryPoints: stale.length, deleted: n }, 'deleted conntrack entries of UDP flows redirected to a previous listener port');
     }
   }
 

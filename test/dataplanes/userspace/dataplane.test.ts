@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { UserspaceDataplane, UserspaceSyncError } from '../../../src/dataplanes/userspace/userspace-dataplane.ts';
 import { InMemoryUserspaceMetrics } from '../../../src/dataplanes/userspace/metrics.ts';
@@ -17,6 +18,7 @@ import { tableJson } from './kit.ts';
 import { freePort } from '../../helpers/wait.ts';
 import type { NftRunner } from '../../../src/dataplanes/nftables/runner.ts';
 import { NftCommandError } from '../../../src/dataplanes/nftables/errors.ts';
+import type { Conntrack, ConntrackFilter } from '../../../src/dataplanes/conntrack/conntrack.ts';
 
 /** Records transactions; `nft -j list table ip …` answers `previous` (what a previous process left); `nft -c` fails if told. */
 class ReadBackRunner implements NftRunner {
@@ -285,21 +287,30 @@ describe('userspace dataplane, redirect transactions (recorded)', { concurrency:
     }
   });
 
-  it('restart: listens on the ports the previous process redirected to (read back once); a port now taken falls back to a new one', async () => {
-    const [web, webExt, dnsPort, taken] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  it('restart: listens on the ports the previous process redirected to (read back once); a port now taken falls back to a new one (for UDP, its flows\' conntrack entries are deleted)', async () => {
+    const [web, webExt, dnsPort, taken, takenUdp] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     const busy = net.createServer();
     busy.listen(taken, HOST);
     await once(busy, 'listening');
+    const busyUdp = dgram.createSocket('udp4');
+    busyUdp.bind(takenUdp, HOST);
+    await once(busyUdp, 'listening');
     const backend = await nameServer('a');
-    const runner = new ReadBackRunner(tableJson('ip',
-      [['172.30.0.41', 'tcp', 80, web], ['172.30.0.53', 'udp', 53, dnsPort], ['172.30.0.42', 'tcp', 80, taken]], [['tcp', 30080, webExt]]));
+    const runner = new ReadBackRunner(tableJson('ip', [
+      ['172.30.0.41', 'tcp', 80, web], ['172.30.0.53', 'udp', 53, dnsPort], ['172.30.0.42', 'tcp', 80, taken], ['172.30.0.54', 'udp', 53, takenUdp],
+    ], [['tcp', 30080, webExt]]));
+    const deleted: ConntrackFilter[] = [];
+    const conntrack: Conntrack = { deleteFlows: (f) => { deleted.push(f); return Promise.resolve(1); } };
     const { logger, records } = memoryLogger();
-    const dp = new UserspaceDataplane({ logger, redirect: { runner }, nodeIPs: [TEST_NODE_IP], listenHost: { IPv4: HOST } });
+    const dp = new UserspaceDataplane({ logger, redirect: { runner, conntrack }, nodeIPs: [TEST_NODE_IP], listenHost: { IPv4: HOST } });
     try {
       const sp = makePort('ns1', 'web', 'http', (s) => { s.clusterIP = '172.30.0.41'; s.nodePort = 30080; });
       const dns = makePort('ns1', 'dns', 'dns', (s) => { s.clusterIP = '172.30.0.53'; s.port = 53; }, 'UDP');
       const other = makePort('ns1', 'other', 'http', (s) => { s.clusterIP = '172.30.0.42'; });
-      const snap = makeSnapshot({ ports: [[sp, [ep(backend.port)]], [dns, [makeEndpoint('10.0.1.1', 53)]], [other, [makeEndpoint('10.0.1.2', 80)]]] });
+      const dns2 = makePort('ns1', 'dns2', 'dns', (s) => { s.clusterIP = '172.30.0.54'; s.port = 53; }, 'UDP');
+      const snap = makeSnapshot({ ports: [
+        [sp, [ep(backend.port)]], [dns, [makeEndpoint('10.0.1.1', 53)]], [other, [makeEndpoint('10.0.1.2', 80)]], [dns2, [makeEndpoint('10.0.1.1', 53)]],
+      ] });
       await dp.sync({ full: true, families: [snap] });
       const port = (p: typeof sp, kind: 'internal' | 'external'): number | undefined => dp.portRuntime('IPv4', p.name.key)?.listenerPort(kind);
       assert.deepEqual([port(sp, 'internal'), port(sp, 'external'), port(dns, 'internal')], [web, webExt, dnsPort], 'the previous ports');
@@ -312,13 +323,18 @@ describe('userspace dataplane, redirect transactions (recorded)', { concurrency:
       assert.ok(lines.includes(`add element ip kube-proxy-userspace service-ips { 172.30.0.42 . tcp . 80 : ${fallback} }`));
       assert.ok(lines.includes('add rule ip kube-proxy-userspace listener-in socket transparent 0 accept'), 'hold rules (the probe passed)');
       assert.equal(await request(web), 'a', 'serving on the previous port');
+      assert.notEqual(port(dns2, 'internal'), takenUdp);
+      assert.deepEqual(deleted, [{ family: 'IPv4', protocol: 'udp', origDst: '172.30.0.54', origDstPort: 53 }],
+        'only the UDP entry point whose listener port changed: its flows\' conntrack entries point at the old one');
       // Read back once: a later full sync neither queries nor reuses anything.
       const queries = runner.queries.length;
       await dp.sync({ full: true, families: [snap] });
       assert.equal(runner.queries.length, queries);
+      assert.equal(deleted.length, 1);
     } finally {
       await dp.close();
       busy.close();
+      busyUdp.close();
       await backend.close();
     }
   });

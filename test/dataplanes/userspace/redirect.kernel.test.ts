@@ -37,14 +37,14 @@ const udpClient = (host: string, port: number, localPort = 0): string => `const 
 s.on('message', (m, r) => { console.log('OK ' + m + ' from ' + r.address + ':' + r.port); process.exit(0); });
 s.bind(${localPort}, () => s.send('ping', ${port}, '${host}')); setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, 1500);`;
 
-interface Proxy { readonly proc: ChildProcess; readonly listener: number }
+interface Proxy { readonly proc: ChildProcess; readonly listener: number; readonly udpListener: number }
 
 async function startProxy(node: Netns): Promise<Proxy> {
   const proc = node.spawn(NODE, [FIXTURE, '10.201.0.1'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const [line] = (await once(proc.stdout ?? proc, 'data')) as [Buffer];
-  const ready = JSON.parse(line.toString()) as { ready: boolean; listener: number };
+  const ready = JSON.parse(line.toString()) as { ready: boolean; listener: number; udpListener: number };
   assert.equal(ready.ready, true);
-  return { proc, listener: ready.listener };
+  return { proc, listener: ready.listener, udpListener: ready.udpListener };
 }
 
 async function stopProxy(p: Proxy): Promise<void> {
@@ -112,6 +112,24 @@ describe('userspace dataplane with nftables redirect (real kernel)', { skip, con
         assert.equal(client.exec(NODE, ['-e', tcpClient('10.201.0.1', second.listener)]).trim(), 'TIMEOUT');
       } finally {
         await stopProxy(second);
+      }
+    }));
+  });
+  it('restart with the previous UDP listener port taken by another process: a new port, and the flow\'s stale conntrack entry is deleted so it is answered again', async () => {
+    await withNetns('us-node', (node) => withNetns('us-client', async (client) => {
+      wire(node, client);
+      const first = await startProxy(node);
+      assert.equal(client.exec(NODE, ['-e', udpClient('172.30.0.20', 53, 40998)]).trim(), 'OK pod:ping from 172.30.0.20:53');
+      await stopProxy(first);
+      const squatter = node.spawn(NODE, ['-e', `require('dgram').createSocket('udp4').bind(${first.udpListener}, '0.0.0.0', () => console.log('bound'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await once(squatter.stdout ?? squatter, 'data');
+      const second = await startProxy(node);
+      try {
+        assert.notEqual(second.udpListener, first.udpListener, 'the taken port was not reused');
+        assert.equal(client.exec(NODE, ['-e', udpClient('172.30.0.20', 53, 40998)]).trim(), 'OK pod:ping from 172.30.0.20:53');
+      } finally {
+        await stopProxy(second);
+        squatter.kill();
       }
     }));
   });
