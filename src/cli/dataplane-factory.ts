@@ -63,6 +63,12 @@ function nftablesMetrics(m: ProxyMetrics, families: readonly IPFamily[]): Nftabl
     noLocalEndpoints: (family, policy, count) => {
       m.syncProxyRulesNoLocalEndpointsTotal.set({ ip_family: family, traffic_policy: policy === 'internal' ? 'internal' : 'external' }, count);
     },
+    phases: (kind, p) => {
+      for (const [phase, seconds] of [['render', p.render], ['plan', p.plan], ['kernel_read', p.kernelRead], ['apply', p.apply], ['cleanup', p.cleanup]] as const) {
+        m.syncPhaseLast.set({ kind, phase }, seconds);
+        m.syncPhaseTotal.inc({ kind, phase }, seconds);
+      }
+    },
     kernelRead: () => undefined,
     conntrackEntriesDeleted: (family, count) => { m.reconcileConntrackFlowsDeletedEntriesTotal.inc({ ip_family: family }, count); },
   };

@@ -244,15 +244,20 @@ export class ProxyState implements ProxyHandlers {
     return this.#node;
   }
 
-  /** Pending changes: Services with changes, and EndpointSlice change events (for metrics). */
+  /**
+   * Pending changes (for metrics): Services with changes, and EndpointSlice change events. O(1):
+   * it is read on every event, so it must not walk the pending changes (at 10k Services that
+   * made the initial list quadratic). A dual-stack Service counts once per family; the Service
+   * figure is the largest family's, as each of upstream's per-family proxiers reports its own.
+   */
   pending(): { services: number; endpoints: number } {
-    const services = new Set<ServiceKey>();
+    let services = 0;
     let endpoints = 0;
     for (const f of this.#families) {
-      for (const k of f.services.pendingKeys()) services.add(k);
+      services = Math.max(services, f.services.pendingCount);
       endpoints += f.endpoints.pendingCount;
     }
-    return { services: services.size, endpoints };
+    return { services, endpoints };
   }
 
   /** Services currently proxied (decoded and not skipped), pending changes included. */

@@ -59,6 +59,15 @@ export interface ProxyMetrics {
   readonly nftablesElements: Gauge<IPFamilyLabel>;
   /** kubeproxy_sync_proxy_rules_nftables_operations_last{ip_family} (ours: statements in the last transaction) */
   readonly nftablesOperationsLast: Gauge<IPFamilyLabel>;
+  /**
+   * kubeproxy_sync_proxy_rules_phase_seconds{kind,phase} (ours): seconds the last sync of this
+   * kind (full|partial) spent per phase: snapshot (model), render, plan, kernel_read, apply.
+   */
+  readonly syncPhaseLast: Gauge<'kind' | 'phase'>;
+  /** kubeproxy_sync_proxy_rules_phase_seconds_total{kind,phase} (ours): the same, summed over syncs. */
+  readonly syncPhaseTotal: Counter<'kind' | 'phase'>;
+  /** kubeproxy_sync_proxy_rules_initial_state_timestamp_seconds (ours): when the initial lists were complete. */
+  readonly initialStateTimestamp: Gauge;
   /** kubeproxy_conntrack_reconciler_sync_duration_seconds{ip_family} (iptables, nftables) */
   readonly reconcileConntrackFlowsLatency: Histogram<IPFamilyLabel>;
   /** kubeproxy_conntrack_reconciler_deleted_entries_total{ip_family} (iptables, nftables) */
@@ -274,6 +283,23 @@ export function createProxyMetrics(registry: Registry, options: ProxyMetricsOpti
       help: 'Number of nftables statements written by kube-proxy-ts in the last sync',
       labelNames: ['ip_family'],
       registers: on('nftables'),
+    }),
+    syncPhaseLast: new Gauge({
+      name: name('sync_proxy_rules_phase_seconds'),
+      help: 'Seconds the last sync of each kind (full, partial) of kube-proxy-ts spent in each phase',
+      labelNames: ['kind', 'phase'],
+      registers: on('core'),
+    }),
+    syncPhaseTotal: new Counter({
+      name: name('sync_proxy_rules_phase_seconds_total'),
+      help: 'Seconds kube-proxy-ts syncs of each kind (full, partial) spent in each phase, summed',
+      labelNames: ['kind', 'phase'],
+      registers: on('core'),
+    }),
+    initialStateTimestamp: new Gauge({
+      name: name('sync_proxy_rules_initial_state_timestamp_seconds'),
+      help: 'When kube-proxy-ts had processed the initial Service and EndpointSlice lists',
+      registers: on('core'),
     }),
     reconcileConntrackFlowsLatency: new Histogram({
       name: name('conntrack_reconciler_sync_duration_seconds'),

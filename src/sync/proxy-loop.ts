@@ -45,6 +45,8 @@ export class ProxyLoop {
   #syncs = 0;
   /** The first real sync (and any after a failure) must be full, whatever the runner says. */
   #fullPending = true;
+  /** Wall-clock seconds at which the initial Service and EndpointSlice lists were complete. */
+  #initialStateAt: number | undefined;
 
   constructor(opts: ProxyLoopOptions) {
     this.#opts = opts;
@@ -73,6 +75,14 @@ export class ProxyLoop {
     const pending = this.#opts.model.pending();
     this.#opts.metrics?.serviceChangesPending.set(pending.services);
     this.#opts.metrics?.endpointChangesPending.set(pending.endpoints);
+    // As upstream (proxier.isInitialized()): no sync is requested before the initial lists are
+    // complete. A run made during the initial list would do nothing yet still count against
+    // minSyncPeriod, delaying the first real sync by up to that much.
+    if (!this.#opts.model.synced) return;
+    if (this.#initialStateAt === undefined) {
+      this.#initialStateAt = now;
+      this.#opts.metrics?.initialStateTimestamp.set(now);
+    }
     this.#runner.run();
   }
 
@@ -96,13 +106,17 @@ export class ProxyLoop {
       return;
     }
     const pending = model.pending();
+    const snapStart = clock.monotonic();
     const snapshots = model.takeSnapshots();
+    const snapSeconds = (clock.monotonic() - snapStart) / 1000;
     metrics?.serviceChangesTotal.inc(pending.services);
     metrics?.endpointChangesTotal.inc(pending.endpoints);
     metrics?.serviceChangesPending.set(0);
     metrics?.endpointChangesPending.set(0);
     const full = ctx.full || this.#fullPending || snapshots.topologyChanged;
     this.#fullPending = true;
+    metrics?.syncPhaseLast.set({ kind: full ? 'full' : 'partial', phase: 'snapshot' }, snapSeconds);
+    metrics?.syncPhaseTotal.inc({ kind: full ? 'full' : 'partial', phase: 'snapshot' }, snapSeconds);
     const started = clock.monotonic();
     // A failure propagates to the runner, which logs it once with the retry delay and makes
     // the next run a full sync; the dataplane keeps its previous programming meanwhile.

@@ -51,7 +51,7 @@ describe('no sync on incomplete state', () => {
       const env = await openEnv(scope, 'int-pages');
       await seed(env.cp, 'default', SERVICES, SLICES);
       let hold: ReturnType<typeof holdSecondPage> | undefined;
-      const p = startProxy(env.cp, { tuning: { pageSize: PAGE }, beforeStart: (c) => { hold = holdSecondPage(c); } });
+      const p = startProxy(env.cp, { tuning: { pageSize: PAGE, initialListFromCache: false }, beforeStart: (c) => { hold = holdSecondPage(c); } });
       scope.defer(() => p.stop());
       assert.ok(hold !== undefined);
       const h = hold;
@@ -86,7 +86,7 @@ describe('no sync on incomplete state', () => {
       const env = await openEnv(scope, 'int-snap');
       await seed(env.cp, 'default', 600, 0);
       let hold: ReturnType<typeof holdSecondPage> | undefined;
-      const p = startProxy(env.cp, { tuning: { pageSize: PAGE }, beforeStart: (c) => { hold = holdSecondPage(c); } });
+      const p = startProxy(env.cp, { tuning: { pageSize: PAGE, initialListFromCache: false }, beforeStart: (c) => { hold = holdSecondPage(c); } });
       scope.defer(() => p.stop());
       assert.ok(hold !== undefined);
       const h = hold;
@@ -120,7 +120,7 @@ describe('no sync on incomplete state', () => {
     try {
       const env = await openEnv(scope, 'int-relist');
       await seed(env.cp, 'default', SERVICES, SLICES);
-      const p = startProxy(env.cp, { tuning: { pageSize: PAGE } });
+      const p = startProxy(env.cp, { tuning: { pageSize: PAGE, initialListFromCache: false } });
       scope.defer(() => p.stop());
       const before = await assertConverged(p, env.http, 20_000);
       await watching(env.cp);

@@ -49,6 +49,9 @@ const SPECS: readonly Spec[] = [
   { name: 'kubeproxy_sync_proxy_rules_nftables_chains', type: 'gauge', help: 'Number of nftables chains owned by kube-proxy-ts after the last sync', labels: ['ip_family'], modes: ['nftables'], ours: true },
   { name: 'kubeproxy_sync_proxy_rules_nftables_elements', type: 'gauge', help: 'Number of nftables map and set elements owned by kube-proxy-ts after the last sync', labels: ['ip_family'], modes: ['nftables'], ours: true },
   { name: 'kubeproxy_sync_proxy_rules_nftables_operations_last', type: 'gauge', help: 'Number of nftables statements written by kube-proxy-ts in the last sync', labels: ['ip_family'], modes: ['nftables'], ours: true },
+  { name: 'kubeproxy_sync_proxy_rules_phase_seconds', type: 'gauge', help: 'Seconds the last sync of each kind (full, partial) of kube-proxy-ts spent in each phase', labels: ['kind', 'phase'], modes: ALL, ours: true },
+  { name: 'kubeproxy_sync_proxy_rules_phase_seconds_total', type: 'counter', help: 'Seconds kube-proxy-ts syncs of each kind (full, partial) spent in each phase, summed', labels: ['kind', 'phase'], modes: ALL, ours: true },
+  { name: 'kubeproxy_sync_proxy_rules_initial_state_timestamp_seconds', type: 'gauge', help: 'When kube-proxy-ts had processed the initial Service and EndpointSlice lists', labels: [], modes: ALL, ours: true },
   { name: 'kubeproxy_conntrack_reconciler_sync_duration_seconds', type: 'histogram', help: 'ReconcileConntrackFlowsLatency latency in seconds', labels: ['ip_family'], modes: RULES },
   { name: 'kubeproxy_conntrack_reconciler_deleted_entries_total', type: 'counter', help: 'Cumulative conntrack flows deleted by conntrack reconciler', labels: ['ip_family'], modes: RULES },
 ];

@@ -1,10 +1,10 @@
-// Reads what our table holds, for full syncs only: chain names, affinity sets and the
-// elements of the reconciled sets/maps — never the rules, whose listing is what made
-// upstream's syncs slow at scale.
+// Reads what our tables hold, for full syncs only: chain names, affinity sets and the elements
+// of the reconciled sets/maps — never the rules, whose listing is what made upstream's syncs
+// slow at scale, and not the hairpin set (only ever added to between rewrites, which rebuild it).
 
 import * as N from './names.ts';
-import type { KernelView } from './plan.ts';
-import { elementPayloadText, type NftFamily } from './ruleset.ts';
+import type { KernelView } from './plan-full.ts';
+import { elementPayloadText, nameOfId, objId, tableOfId, type NftFamily } from './ruleset.ts';
 import type { NftRunner } from './runner.ts';
 import { setSignature } from './state.ts';
 
@@ -20,8 +20,9 @@ function items(text: string): Record<string, Json>[] {
   return (doc['nftables'] as Json[]).filter(isObj);
 }
 
+/** An object of this family in one of our tables. */
 function ours(o: Json, nft: NftFamily): o is Record<string, Json> {
-  return isObj(o) && o['family'] === nft && o['table'] === N.TABLE && typeof o['name'] === 'string';
+  return isObj(o) && o['family'] === nft && typeof o['table'] === 'string' && N.shardIndexOf(o['table']) !== undefined && typeof o['name'] === 'string';
 }
 
 function atom(v: Json): string {
@@ -30,6 +31,17 @@ function atom(v: Json): string {
   if (isObj(v) && Array.isArray(v['concat'])) return (v['concat'] as Json[]).map(atom).join(' . ');
   if (isObj(v) && isObj(v['prefix'])) return `${atom(v['prefix']['addr'])}/${atom(v['prefix']['len'])}`;
   throw new Error(`unexpected element in nft JSON: ${JSON.stringify(v)}`);
+}
+
+const VERDICTS: ReadonlySet<string> = new Set(['goto', 'jump', 'drop', 'accept', 'return', 'continue', 'queue']);
+
+/** A map value: a verdict ("goto x", "drop") or data ("10.0.0.1 . 8080"). */
+function mapValue(v: Json): string {
+  if (isObj(v)) {
+    const [kind] = Object.keys(v);
+    if (kind !== undefined && VERDICTS.has(kind)) return verdict(v);
+  }
+  return atom(v);
 }
 
 function verdict(v: Json): string {
@@ -57,7 +69,7 @@ function parseElements(container: Record<string, Json>, isMap: boolean): Map<str
     if (isMap) {
       if (!Array.isArray(e) || e.length !== 2) throw new Error(`unexpected map element: ${JSON.stringify(e)}`);
       const [key, comment] = parseKey(e[0]);
-      out.set(key, elementPayloadText({ value: verdict(e[1]), ...(comment !== undefined ? { comment } : {}) }));
+      out.set(key, elementPayloadText({ value: mapValue(e[1]), ...(comment !== undefined ? { comment } : {}) }));
     } else {
       const [key, comment] = parseKey(e);
       out.set(key, elementPayloadText(comment !== undefined ? { comment } : {}));
@@ -66,6 +78,7 @@ function parseElements(container: Record<string, Json>, isMap: boolean): Map<str
   return out;
 }
 
+/** Reads our tables' chain names, affinity sets and the elements of the reconciled containers. */
 export async function readKernelView(runner: NftRunner, nft: NftFamily): Promise<KernelView> {
   // Terse listings (no elements) are cheap; listing all sets or maps with their elements in
   // one go is not (nft builds its whole cache), so elements are read per container.
@@ -74,35 +87,48 @@ export async function readKernelView(runner: NftRunner, nft: NftFamily): Promise
     runner.query(['-j', '-t', 'list', 'sets', nft]),
     runner.query(['-j', '-t', 'list', 'maps', nft]),
   ]);
-  const containers = new Set<string>(N.ELEMENT_CONTAINERS);
+  const tables = new Set<string>();
   const chains = new Set<string>();
   for (const it of items(chainsText)) {
     const c = it['chain'];
-    if (ours(c, nft)) chains.add(c['name'] as string);
+    if (!ours(c, nft)) continue;
+    const table = c['table'] as string;
+    tables.add(table);
+    chains.add(objId(table, c['name'] as string));
   }
   const affinitySets = new Map<string, string>();
   const present: ['set' | 'map', string][] = [];
+  const reconciled = (table: string, name: string): boolean => (table === N.TABLE
+    ? (N.ELEMENT_CONTAINERS as readonly string[]).includes(name)
+    : (N.SHARD_ELEMENT_CONTAINERS as readonly string[]).includes(name));
   for (const it of items(setsText)) {
     const s = it['set'];
     if (!ours(s, nft)) continue;
+    const table = s['table'] as string;
     const name = s['name'] as string;
+    tables.add(table);
     if (N.isAffinitySetName(name)) {
       const timeout = typeof s['timeout'] === 'number' ? s['timeout'] : undefined;
-      affinitySets.set(name, setSignature({ type: typeof s['type'] === 'string' ? s['type'] : '?', ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}) }));
-    } else if (containers.has(name)) {
-      present.push(['set', name]);
+      affinitySets.set(objId(table, name), setSignature({ type: typeof s['type'] === 'string' ? s['type'] : '?', ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}) }));
+    } else if (reconciled(table, name)) {
+      present.push(['set', objId(table, name)]);
     }
   }
   for (const it of items(mapsText)) {
     const m = it['map'];
-    if (ours(m, nft) && containers.has(m['name'] as string)) present.push(['map', m['name'] as string]);
+    if (!ours(m, nft)) continue;
+    const table = m['table'] as string;
+    tables.add(table);
+    if (reconciled(table, m['name'] as string)) present.push(['map', objId(table, m['name'] as string)]);
   }
   const elements = new Map<string, Map<string, string>>();
-  await Promise.all(present.map(async ([kind, name]) => {
-    for (const it of items(await runner.query(['-j', 'list', kind, nft, N.TABLE, name]))) {
+  await Promise.all(present.map(async ([kind, id]) => {
+    const table = tableOfId(id);
+    const name = nameOfId(id);
+    for (const it of items(await runner.query(['-j', 'list', kind, nft, table, name]))) {
       const c = it[kind];
-      if (ours(c, nft) && c['name'] === name) elements.set(name, parseElements(c, kind === 'map'));
+      if (ours(c, nft) && c['table'] === table && c['name'] === name) elements.set(id, parseElements(c, kind === 'map'));
     }
   }));
-  return { chains, affinitySets, elements };
+  return { tables, chains, affinitySets, elements };
 }

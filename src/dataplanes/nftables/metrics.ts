@@ -20,6 +20,20 @@ export interface NftablesSyncReport {
   readonly staleChains: number;
 }
 
+/** Seconds one sync (all families together) spent per phase. */
+export interface SyncPhases {
+  /** Rendering rules from the snapshot (and hashing them). */
+  readonly render: number;
+  /** Turning rendered rules + the record into the transaction text. */
+  readonly plan: number;
+  /** Reading names and elements back from the kernel (full syncs that do). */
+  readonly kernelRead: number;
+  /** Running nft: parsing, netlink, the kernel's commit. */
+  readonly apply: number;
+  /** The cleanup transaction that deletes what partial syncs left behind. */
+  readonly cleanup: number;
+}
+
 export interface NftablesMetrics {
   /** kubeproxy_sync_proxy_rules_nftables_sync_failures_total */
   syncFailed(): void;
@@ -29,6 +43,8 @@ export interface NftablesMetrics {
   synced(report: NftablesSyncReport): void;
   /** kubeproxy_sync_proxy_rules_no_local_endpoints_total{traffic_policy} (a gauge upstream) */
   noLocalEndpoints(family: IPFamily, policy: 'internal' | 'external', count: number): void;
+  /** Where the time of one sync went (kubeproxy_sync_proxy_rules_phase_seconds). */
+  phases?(kind: SyncKind, phases: SyncPhases): void;
   /** Seconds spent reading the kernel state on a full sync. */
   kernelRead(family: IPFamily, seconds: number): void;
   /** kubeproxy_conntrack_reconciler_deleted_entries_total */

@@ -7,6 +7,25 @@ import type { Endpoint, ServicePortName } from '../../model/types.ts';
 import { nftProtocol, safeName, safePort, safePortName } from './safety.ts';
 
 export const TABLE = 'kube-proxy';
+/**
+ * Extra service tables at scale ("kube-proxy-s1" …): the kernel validates a whole table on
+ * every commit that adds a jump, goto or NAT rule, so service chains are spread over tables of
+ * bounded size (placement.ts). Table 0 is TABLE itself.
+ */
+export const SHARD_TABLE_PREFIX = `${TABLE}-s`;
+export const MAX_SHARD_TABLES = 32;
+
+export function shardTable(index: number): string {
+  return index === 0 ? TABLE : `${SHARD_TABLE_PREFIX}${String(index)}`;
+}
+
+/** The shard index of one of our table names; undefined for any other table. */
+export function shardIndexOf(table: string): number | undefined {
+  if (table === TABLE) return 0;
+  if (!table.startsWith(SHARD_TABLE_PREFIX)) return undefined;
+  const n = Number(table.slice(SHARD_TABLE_PREFIX.length));
+  return Number.isInteger(n) && n > 0 && n < MAX_SHARD_TABLES && `${SHARD_TABLE_PREFIX}${String(n)}` === table ? n : undefined;
+}
 
 // Base chains: "${type}-${hook}".
 export const FILTER_PREROUTING_PRE_DNAT = 'filter-prerouting-pre-dnat';
@@ -34,18 +53,41 @@ export const FIREWALL_IPS_MAP = 'firewall-ips';
 export const FIREWALL_CHECK_CHAIN = 'firewall-check';
 export const MARK_MASQ_CHAIN = 'mark-for-masquerade';
 export const MASQUERADING_CHAIN = 'masquerading';
+/** Endpoint addresses as "ip . ip": a DNATed packet whose source is its destination hairpins. */
+export const HAIRPIN_SET = 'hairpin-ips';
+/**
+ * Shared dispatch (render-service.ts), one map per protocol: "clusterIP . port . i" → endpoint
+ * i's "ip . port", for the service ports whose only entry point is their ClusterIP; `lb-N`
+ * chains pick i. Per protocol because a `typeof … th dport` map key conflicts with the
+ * `tcp dport` nft 1.0.x reads back from the kernel once a rule depends on `meta l4proto tcp`
+ * ("conflicting protocols specified: tcp vs. th"), which breaks every later transaction.
+ */
+export const BACKENDS_MAPS = { tcp: 'lb-backends-tcp', udp: 'lb-backends-udp', sctp: 'lb-backends-sctp' } as const;
+export type BackendsProtocol = keyof typeof BACKENDS_MAPS;
+export const BACKENDS_MAP_NAMES: readonly string[] = Object.values(BACKENDS_MAPS);
+export const LB_CHAIN_PREFIX = 'lb-';
 
-/** The sets/maps whose elements the dataplane reconciles by diff. */
+/** "lb-3": the shared chain that picks one of 3 endpoints. */
+export function lbChain(endpoints: number): string {
+  return `${LB_CHAIN_PREFIX}${String(endpoints)}`;
+}
+
+export function isLbChainName(name: string): boolean {
+  return /^lb-\d+$/.test(name);
+}
+
+/** The sets/maps of TABLE whose elements the dataplane reconciles by diff. */
 export const ELEMENT_CONTAINERS = [
   CLUSTER_IPS_SET, SERVICE_IPS_MAP, SERVICE_NODEPORTS_MAP, NO_ENDPOINT_SERVICES_MAP,
-  NO_ENDPOINT_NODEPORTS_MAP, FIREWALL_IPS_MAP,
+  NO_ENDPOINT_NODEPORTS_MAP, FIREWALL_IPS_MAP, BACKENDS_MAPS.tcp, BACKENDS_MAPS.udp, BACKENDS_MAPS.sctp,
 ] as const;
+/** The same in an extra service table. */
+export const SHARD_ELEMENT_CONTAINERS = [SERVICE_IPS_MAP, SERVICE_NODEPORTS_MAP, BACKENDS_MAPS.tcp, BACKENDS_MAPS.udp, BACKENDS_MAPS.sctp] as const;
 export type ElementContainer = (typeof ELEMENT_CONTAINERS)[number];
 
 export const CLUSTER_CHAIN_PREFIX = 'service-';
 export const LOCAL_CHAIN_PREFIX = 'local-';
 export const EXTERNAL_CHAIN_PREFIX = 'external-';
-export const ENDPOINT_CHAIN_PREFIX = 'endpoint-';
 export const AFFINITY_SET_PREFIX = 'affinity-';
 export const FIREWALL_CHAIN_PREFIX = 'firewall-';
 
@@ -97,8 +139,9 @@ export function servicePortChainNameBase(spn: ServicePortName): string {
 
 /**
  * "HASH-namespace/name/protocol/portName__endpointIP/endpointPort", e.g.
- * "5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80". IPv6 colons become dots (":" is not allowed
- * in a chain name). The IP must already have passed safeIP.
+ * "5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80": upstream's endpoint chain name, which we use for
+ * the endpoint's session affinity set. IPv6 colons become dots (":" is not allowed in a name).
+ * The IP must already have passed safeIP.
  */
 export function endpointChainNameBase(spn: ServicePortName, ep: Pick<Endpoint, 'ip' | 'port'>): string {
   const ns = safeName('namespace', spn.namespace);

@@ -1,12 +1,13 @@
 // The nftables dataplane: renders snapshots and applies them with one `nft -f -` transaction
-// per sync. Partial syncs rewrite only the chains of changed services and diff set/map
-// elements against our own record; full syncs redefine every chain and reconcile elements
-// against a fresh (cheap) read of the kernel. Nothing is flushed at start: the first full sync
-// replaces old rules atomically. See README.md.
+// per sync. Partial syncs render only changed services and write only what differs from our
+// record; full syncs reconcile against a cheap read of the kernel, rewriting every chain only
+// when a rewrite is due (first sync, failure, hourly); a cleanup transaction deletes what
+// partial syncs left behind. Nothing is flushed at start: the first full sync replaces old
+// rules atomically. See README.md.
 
 import type { Dataplane, SyncRequest } from '../dataplane.ts';
 import type { FamilySnapshot, IPFamily } from '../../model/types.ts';
-import { systemClock, type Clock } from '../../util/clock.ts';
+import { systemClock, type Clock, type Timer } from '../../util/clock.ts';
 import type { Logger } from '../../util/logger.ts';
 import type { Conntrack } from '../conntrack/conntrack.ts';
 import { planConntrackCleanup, runConntrackCleanup } from '../conntrack/cleanup.ts';
@@ -14,11 +15,15 @@ import type { CategorizeFn } from './categorize.ts';
 import { NftCommandError } from './errors.ts';
 import { readKernelView } from './kernel-read.ts';
 import { noopNftablesMetrics, type NftablesMetrics, type SyncKind } from './metrics.ts';
-import { TABLE } from './names.ts';
+import { MAX_SHARD_TABLES, shardTable } from './names.ts';
 import type { FamilyContext, NftablesRenderOptions } from './options.ts';
-import { planFull, planPartial, type FamilyPlan, type KernelView } from './plan.ts';
+import { DEFAULT_SHARD_WEIGHT, rulesetWeight, shardCount, shouldReshard, tableFor } from './placement.ts';
+import { planCleanup } from './plan-cleanup.ts';
+import type { FamilyPlan } from './plan-common.ts';
+import { planFull, type KernelView } from './plan-full.ts';
+import { planPartial } from './plan-partial.ts';
 import { portKeysOfServices, renderFamily, renderPort, resolveFamilyContext, type RenderDeps } from './render.ts';
-import { renderBase } from './render-base.ts';
+import type { PortNames } from './render-service.ts';
 import type { ServiceFragment, SkippedService } from './ruleset.ts';
 import type { NftRunner } from './runner.ts';
 import { FamilyState } from './state.ts';
@@ -34,8 +39,15 @@ export interface NftablesDataplaneOptions {
   readonly categorize?: CategorizeFn;
   /** Read chains/sets/maps back from the kernel on full syncs to correct drift (default true). */
   readonly readKernelOnFullSync?: boolean;
-  /** A flushed chain is deleted by a sync at least this much later (default 1000 ms). */
+  /** What partial syncs leave behind is deleted once it is this old (default 1000 ms). */
   readonly staleChainDelayMs?: number;
+  /**
+   * A full sync rewrites every chain once this long has passed since the last rewrite
+   * (default 1 h, upstream's FullSyncPeriod); other full syncs only reconcile with the kernel.
+   */
+  readonly rewriteIntervalMs?: number;
+  /** Rules per service table before services are spread over more tables (placement.ts); 0: one table. */
+  readonly shardWeight?: number;
 }
 
 /** A sync failed; the kernel keeps the previous rules. `cause` holds the nft error. */
@@ -49,12 +61,13 @@ export class NftSyncError extends Error {
   }
 }
 
+type Mode = 'rewrite' | 'resync' | 'partial';
+
 interface FamilyWork {
   readonly snap: FamilySnapshot;
   readonly state: FamilyState;
-  readonly kind: SyncKind;
+  readonly mode: Mode;
   readonly plan: FamilyPlan;
-  readonly start: number;
 }
 
 export class NftablesDataplane implements Dataplane {
@@ -62,17 +75,23 @@ export class NftablesDataplane implements Dataplane {
   readonly #o: NftablesDataplaneOptions;
   readonly #clock: Clock;
   readonly #metrics: NftablesMetrics;
+  readonly #names = new Map<string, PortNames>();
   readonly #deps: RenderDeps;
   readonly #contexts = new Map<IPFamily, FamilyContext>();
   readonly #states = new Map<IPFamily, FamilyState>();
   #needFull = true;
+  #needResync = false;
+  #lastCleanup: number | undefined;
+  #cleanupTimer: Timer | undefined;
+  #closed = false;
   #queue: Promise<void> = Promise.resolve();
+  #timing = { render: 0, plan: 0, kernelRead: 0 };
 
   constructor(options: NftablesDataplaneOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#metrics = options.metrics ?? noopNftablesMetrics;
-    this.#deps = options.categorize ? { categorize: options.categorize } : {};
+    this.#deps = options.categorize ? { categorize: options.categorize, names: this.#names } : { names: this.#names };
     // Validate the options for both families up front: a bad CIDR fails construction.
     for (const family of ['IPv4', 'IPv6'] as const) {
       const ctx = resolveFamilyContext(family, options.render);
@@ -92,25 +111,45 @@ export class NftablesDataplane implements Dataplane {
     return next;
   }
 
+  #modeFor(state: FamilyState, snap: FamilySnapshot, full: boolean, now: number): Mode {
+    if (this.#needFull || !state.fullySynced) return 'rewrite';
+    if (this.#needResync) return 'resync';
+    if (!full) return 'partial';
+    const interval = this.#o.rewriteIntervalMs ?? 3_600_000;
+    if (state.lastRewriteAt === undefined || now - state.lastRewriteAt >= interval) return 'rewrite';
+    if (shouldReshard(state.shards, rulesetWeight(snap), this.#o.shardWeight ?? DEFAULT_SHARD_WEIGHT)) return 'rewrite';
+    return 'resync';
+  }
+
+  #shardsFor(state: FamilyState, snap: FamilySnapshot): number {
+    const perShard = this.#o.shardWeight ?? DEFAULT_SHARD_WEIGHT;
+    if (perShard <= 0) return 1;
+    const weight = rulesetWeight(snap);
+    if (state.shards > 0 && !shouldReshard(state.shards, weight, perShard)) return Math.min(state.shards, MAX_SHARD_TABLES);
+    return shardCount(weight, perShard);
+  }
+
   async #sync(request: SyncRequest): Promise<void> {
-    const full = request.full || this.#needFull;
     const now = this.#clock.monotonic();
-    await this.#deleteStaleChains(request.families, now);
+    this.#timing = { render: 0, plan: 0, kernelRead: 0 };
     const work: FamilyWork[] = [];
     for (const snap of request.families) {
       const state = this.#states.get(snap.family);
       const ctx = this.#contexts.get(snap.family);
       if (!state || !ctx) continue;
-      const start = this.#clock.monotonic();
-      const familyFull = full || !state.fullySynced;
-      const plan = familyFull ? await this.#planFull(snap, ctx, state, now) : this.#planPartial(snap, ctx, state, now);
-      work.push({ snap, state, kind: familyFull ? 'full' : 'partial', plan, start });
+      const mode = this.#modeFor(state, snap, request.full, now);
+      const plan = mode === 'partial' ? this.#planPartial(snap, ctx, state, now) : await this.#planFull(snap, ctx, state, now, mode === 'rewrite');
+      work.push({ snap, state, mode, plan });
     }
+    const t0 = this.#clock.monotonic();
     const lines: string[] = [];
     for (const w of work) for (const l of w.plan.sections.lines()) lines.push(l);
-    if (lines.length > 0) {
+    const script = lines.length > 0 ? `${lines.join('\n')}\n` : '';
+    const t1 = this.#clock.monotonic();
+    this.#timing.plan += t1 - t0;
+    if (script !== '') {
       try {
-        await this.#o.runner.run(lines.join('\n') + '\n');
+        await this.#o.runner.run(script);
       } catch (err) {
         this.#needFull = true;
         this.#metrics.syncFailed();
@@ -119,11 +158,22 @@ export class NftablesDataplane implements Dataplane {
         throw new NftSyncError(`nftables transaction failed: ${err instanceof Error ? err.message : String(err)}`, stderr, { cause: err });
       }
     }
+    const t2 = this.#clock.monotonic();
     this.#needFull = false;
+    this.#needResync = false;
     for (const w of work) {
       w.plan.commit();
-      this.#report(w);
+      this.#report(w, (t2 - now) / 1000);
     }
+    const t3 = this.#clock.monotonic();
+    await this.#cleanup(t3);
+    const t4 = this.#clock.monotonic();
+    this.#scheduleCleanup();
+    const kind: SyncKind = work.some((w) => w.mode !== 'partial') ? 'full' : 'partial';
+    this.#metrics.phases?.(kind, {
+      render: this.#timing.render / 1000, plan: this.#timing.plan / 1000, kernelRead: this.#timing.kernelRead / 1000,
+      apply: (t2 - t1) / 1000, cleanup: (t4 - t3) / 1000,
+    });
     if (this.#o.conntrack) {
       for (const w of work) {
         const filters = planConntrackCleanup(w.snap);
@@ -134,17 +184,15 @@ export class NftablesDataplane implements Dataplane {
     }
   }
 
-  #report(w: FamilyWork): void {
+  #report(w: FamilyWork, seconds: number): void {
     const s = w.state;
-    const seconds = (this.#clock.monotonic() - w.start) / 1000;
-    const base = renderBaseChainCount;
     this.#metrics.synced({
-      family: s.family, kind: w.kind, durationSeconds: seconds, operations: w.plan.sections.operations,
-      chains: base + s.chains.size, elements: s.elementCount(), affinitySets: s.affinitySets.size, staleChains: s.staleChains.size,
+      family: s.family, kind: w.mode === 'partial' ? 'partial' : 'full', durationSeconds: seconds, operations: w.plan.sections.operations,
+      chains: s.fixedChains.size + s.chains.size, elements: s.elementCount(), affinitySets: s.affinitySets.size, staleChains: s.staleChains.size,
     });
     this.#metrics.noLocalEndpoints(s.family, 'internal', s.noLocalInternal);
     this.#metrics.noLocalEndpoints(s.family, 'external', s.noLocalExternal);
-    this.#o.logger.debug({ family: s.family, kind: w.kind, seconds, ...w.plan.stats }, 'nftables sync complete');
+    this.#o.logger.debug({ family: s.family, mode: w.mode, seconds, shards: s.shards, ...w.plan.stats }, 'nftables sync complete');
   }
 
   #logSkipped(skipped: readonly SkippedService[]): void {
@@ -155,76 +203,121 @@ export class NftablesDataplane implements Dataplane {
   }
 
   #planPartial(snap: FamilySnapshot, ctx: FamilyContext, state: FamilyState, now: number): FamilyPlan {
+    const t0 = this.#clock.monotonic();
     const updates = new Map<string, ServiceFragment | undefined>();
     const skipped: SkippedService[] = [];
     const current = portKeysOfServices(snap, snap.changedServices);
     for (const svc of snap.changedServices) {
       for (const portKey of state.portsByService.get(svc) ?? []) updates.set(portKey, undefined);
+      const table = tableFor(svc, state.shards);
       for (const portKey of current.get(svc) ?? []) {
-        const r = renderPort(ctx, snap, portKey, this.#deps);
+        const r = renderPort(ctx, snap, portKey, this.#deps, table);
         if (r?.ok === true) updates.set(portKey, r.fragment);
         else if (r) skipped.push(r.skipped);
       }
     }
     this.#logSkipped(skipped);
-    return planPartial(state, updates, now);
+    const t1 = this.#clock.monotonic();
+    const plan = planPartial(state, ctx, updates, now);
+    const t2 = this.#clock.monotonic();
+    this.#timing.render += t1 - t0;
+    this.#timing.plan += t2 - t1;
+    return plan;
   }
 
-  async #planFull(snap: FamilySnapshot, ctx: FamilyContext, state: FamilyState, now: number): Promise<FamilyPlan> {
-    const rs = renderFamily(snap, this.#o.render, this.#deps);
+  async #planFull(snap: FamilySnapshot, ctx: FamilyContext, state: FamilyState, now: number, rewrite: boolean): Promise<FamilyPlan> {
+    const t0 = this.#clock.monotonic();
+    const shards = rewrite ? this.#shardsFor(state, snap) : Math.max(1, state.shards);
+    if (rewrite) {
+      // Forget names of ports that are gone (the cache only grows between rewrites).
+      for (const k of this.#names.keys()) if (!snap.services.has(k)) this.#names.delete(k);
+    }
+    const rs = renderFamily(snap, ctx, this.#deps, shards);
     this.#logSkipped(rs.skipped);
+    const t1 = this.#clock.monotonic();
+    this.#timing.render += t1 - t0;
     let kernel: KernelView | undefined;
     if (this.#o.readKernelOnFullSync ?? true) {
-      const t0 = this.#clock.monotonic();
       try {
         kernel = await readKernelView(this.#o.runner, ctx.nft);
-        this.#metrics.kernelRead(snap.family, (this.#clock.monotonic() - t0) / 1000);
+        this.#metrics.kernelRead(snap.family, (this.#clock.monotonic() - t1) / 1000);
       } catch (err) {
         this.#o.logger.warn({ err, family: snap.family }, 'could not read nftables state; reconciling against our own record');
       }
     }
-    return planFull(state, { base: rs.base, fragments: rs.services, kernel, recreateBaseChains: !state.fullySynced, now });
+    const t2 = this.#clock.monotonic();
+    this.#timing.kernelRead += t2 - t1;
+    const plan = planFull(state, {
+      ctx, tables: rs.tables, fragments: rs.services, kernel, rewrite, recreateBaseChains: !state.fullySynced, shards, now,
+    });
+    this.#timing.plan += this.#clock.monotonic() - t2;
+    return plan;
   }
 
-  /** Delete chains flushed by an earlier sync, in their own transaction (as upstream). */
-  async #deleteStaleChains(families: readonly FamilySnapshot[], now: number): Promise<void> {
-    const delay = this.#o.staleChainDelayMs ?? 1000;
-    const lines: string[] = [];
-    const done: [FamilyState, string][] = [];
-    for (const snap of families) {
-      const state = this.#states.get(snap.family);
-      if (!state) continue;
-      for (const [name, since] of state.staleChains) {
-        if (now - since < delay) continue;
-        lines.push(`delete chain ${state.nft} ${TABLE} ${name}`);
-        done.push([state, name]);
-      }
+  /**
+   * Makes sure what partial syncs left behind is deleted even if no sync comes: a timer runs
+   * the cleanup (serialized with syncs) once the oldest leftover is old enough.
+   */
+  #scheduleCleanup(): void {
+    if (this.#cleanupTimer !== undefined || this.#closed) return;
+    let oldest: number | undefined;
+    for (const s of this.#states.values()) {
+      const t = s.oldestStale();
+      if (t !== undefined && (oldest === undefined || t < oldest)) oldest = t;
     }
-    if (lines.length === 0) return;
+    if (oldest === undefined) return;
+    const delay = this.#o.staleChainDelayMs ?? 1000;
+    const at = Math.max(oldest + delay, (this.#lastCleanup ?? -Infinity) + delay);
+    this.#cleanupTimer = this.#clock.setTimeout(() => {
+      this.#cleanupTimer = undefined;
+      const next = this.#queue.then(async () => {
+        await this.#cleanup(this.#clock.monotonic());
+        this.#scheduleCleanup();
+      });
+      this.#queue = next.catch(() => undefined);
+    }, Math.max(0, at - this.#clock.monotonic()));
+  }
+
+  /** Deletes what partial syncs left behind, once the oldest of it is old enough. */
+  async #cleanup(now: number): Promise<void> {
+    const states = [...this.#states.values()];
+    const delay = this.#o.staleChainDelayMs ?? 1000;
+    const due = states.some((s) => { const t = s.oldestStale(); return t !== undefined && now - t >= delay; });
+    if (!due || (this.#lastCleanup !== undefined && now - this.#lastCleanup < delay)) return;
+    this.#lastCleanup = now;
+    const plans = states.map((s) => planCleanup(s));
+    const lines: string[] = [];
+    for (const p of plans) for (const l of p.sections.lines()) lines.push(l);
+    if (lines.length === 0) {
+      for (const p of plans) p.commit();
+      return;
+    }
     try {
-      await this.#o.runner.run(lines.join('\n') + '\n');
-      for (const [state, name] of done) {
-        state.staleChains.delete(name);
-        state.chains.delete(name);
-      }
-      this.#o.logger.debug({ chains: lines.length }, 'deleted stale nftables chains');
+      await this.#o.runner.run(`${lines.join('\n')}\n`);
+      for (const p of plans) p.commit();
+      this.#o.logger.debug({ statements: lines.length }, 'deleted stale nftables objects');
     } catch (err) {
-      // They stay recorded as stale and are retried; a full sync re-reads the kernel anyway.
+      // They stay recorded as stale; the next sync reconciles with the kernel and retries.
+      this.#needResync = true;
       this.#metrics.cleanupFailed();
-      this.#o.logger.warn({ err, chains: lines.length }, 'could not delete stale nftables chains; will retry');
+      this.#o.logger.warn({ err, statements: lines.length }, 'could not delete stale nftables objects; will reconcile');
     }
   }
 
   async cleanup(): Promise<void> {
-    const script = ['ip', 'ip6'].map((f) => `add table ${f} ${TABLE}\ndelete table ${f} ${TABLE}`).join('\n') + '\n';
+    const tables = Array.from({ length: MAX_SHARD_TABLES }, (_, i) => shardTable(i));
+    const script = ['ip', 'ip6'].flatMap((f) => tables.map((t) => `add table ${f} ${t}\ndelete table ${f} ${t}`)).join('\n') + '\n';
     await this.#o.runner.run(script);
     for (const [family, ctx] of this.#contexts) this.#states.set(family, new FamilyState(family, ctx.nft));
     this.#needFull = true;
+    this.#cleanupTimer?.cancel();
+    this.#cleanupTimer = undefined;
   }
 
   close(): Promise<void> {
+    this.#closed = true;
+    this.#cleanupTimer?.cancel();
+    this.#cleanupTimer = undefined;
     return this.#queue;
   }
 }
-
-const renderBaseChainCount = renderBase(resolveFamilyContext('IPv4', {})).chains.length;

@@ -1,17 +1,32 @@
 // Rules for one service port of one family (upstream syncProxyRules' per-service loop).
 //
-//   service-ips[clusterIP . proto . port]  -> goto service-HASH-…   (cluster policy chain)
+//   service-ips[clusterIP . proto . port]  -> goto lb-N             (ClusterIP only, no affinity:
+//                                                                     shared chain, see below)
+//                                          or goto service-HASH-…   (cluster policy chain)
 //                                          or goto local-HASH-…     (internalTrafficPolicy Local)
 //   service-ips[externalIP|lbIP . …]       -> goto external-HASH-…
 //   service-nodeports[proto . nodePort]    -> goto external-HASH-…
 //   external-…  masquerade (policy Cluster) or short-circuit pods/node (policy Local), then
 //               goto the policy chain
-//   service-… / local-…  masquerade off-cluster sources, affinity lookups, then
-//               numgen random mod N vmap { i : goto endpoint-… }
-//   endpoint-…  hairpin masquerade, affinity update, dnat
+//   service-… / local-…  masquerade off-cluster sources, affinity lookups, then a probability
+//               cascade that DNATs inline: rule i of N matches with probability 1/(N-i)
+//               ("numgen random mod (N-i) 0"), the last one always, so each endpoint gets
+//               exactly 1/N (as upstream's iptables mode); affinity updates sit in the rule
 //   firewall-ips[lbIP . proto . port]      -> goto firewall-… (drop sources outside the ranges)
 //   no-endpoint-services / -nodeports      -> goto reject-chain (no endpoints) or drop
 //                                             (Local policy without local endpoints)
+//
+//   lb-N        (shared by every port that is reachable only through its ClusterIP, has no
+//               affinity and N endpoints) masquerade off-cluster sources, then
+//               "dnat to daddr . dport . numgen random mod N map @lb-backends-PROTO": an
+//               O(1) lookup with exactly 1/N per endpoint, and the port is pure data: adding,
+//               changing or removing it writes elements, never rules
+//
+// Upstream instead jumps through an anonymous `numgen … vmap` to one chain per endpoint. The
+// kernel names every anonymous set by scanning the table's sets, which made a 10k-service
+// ruleset take ~100 s to load; the cascade needs one chain per service port and no anonymous
+// sets. Hairpin masquerade, done by upstream's endpoint chains, is one lookup in postrouting
+// (render-base.ts) over the hairpin set this renderer feeds.
 
 import type { Endpoint, ServicePort } from '../../model/types.ts';
 import { externallyAccessible, usesClusterEndpoints, usesLocalEndpoints } from '../../model/types.ts';
@@ -21,13 +36,24 @@ import type { FamilyContext } from './options.ts';
 import type { NftChain, NftElement, NftSetDecl, ServiceFragment } from './ruleset.ts';
 import { cidrContains, nftProtocol, quoted, safeCIDR, safeIP, safePort, safeTimeout } from './safety.ts';
 
-interface EndpointNames { readonly ep: Endpoint; readonly chain: string; readonly affinitySet: string }
+/** Names derived from a service port, hashed once and reused across syncs (render.ts). */
+export interface PortNames {
+  /** "HASH-ns/svc/proto/port" (hashAndTruncate of the port). */
+  readonly base: string;
+  /** upstream ServicePortName.String(), checked for use in a comment. */
+  readonly comment: string;
+}
+
+export function portNames(sp: ServicePort): PortNames {
+  return { base: N.servicePortChainNameBase(sp.name), comment: quoted('service port name', N.servicePortNameString(sp.name)).slice(1, -1) };
+}
 
 /**
- * Render one service port. Throws NftUnsafeValueError if any value is outside the safe
- * charset; the caller skips the service. Pure.
+ * Render one service port into `table` (its service chains and dispatch elements; firewall
+ * and no-endpoint parts always go to TABLE). Throws NftUnsafeValueError if any value is
+ * outside the safe charset; the caller skips the service. Pure.
  */
-export function renderServicePort(ctx: FamilyContext, sp: ServicePort, cat: CategorizedEndpoints): ServiceFragment {
+export function renderServicePort(ctx: FamilyContext, sp: ServicePort, cat: CategorizedEndpoints, table: string = N.TABLE, names: PortNames = portNames(sp)): ServiceFragment {
   const { ipX } = ctx;
   const spn = sp.name;
   const proto = nftProtocol(sp.protocol);
@@ -38,27 +64,22 @@ export function renderServicePort(ctx: FamilyContext, sp: ServicePort, cat: Cate
   const nodePort = sp.nodePort === 0 ? 0 : safePort('nodePort', sp.nodePort);
   const affinity = sp.sessionAffinity.type === 'ClientIP' ? safeTimeout('sessionAffinity timeout', sp.sessionAffinity.timeoutSeconds) : 0;
 
-  const base = N.servicePortChainNameBase(spn);
-  const comment = quoted('service port name', N.servicePortNameString(spn)).slice(1, -1);
+  const { base, comment } = names;
   const clusterPolicyChain = N.CLUSTER_CHAIN_PREFIX + base;
   const localPolicyChain = N.LOCAL_CHAIN_PREFIX + base;
   const externalChain = N.EXTERNAL_CHAIN_PREFIX + base;
   const firewallChain = N.FIREWALL_CHAIN_PREFIX + base;
 
-  // Every endpoint a chain can reach gets an endpoint chain (and an affinity set).
-  const names = new Map<string, EndpointNames>();
-  const nameOf = (ep: Endpoint): EndpointNames => {
-    let n = names.get(ep.key);
-    if (!n) {
-      safeIP('endpoint IP', ctx.family, ep.ip);
-      const epBase = N.endpointChainNameBase(spn, ep);
-      n = { ep, chain: N.ENDPOINT_CHAIN_PREFIX + epBase, affinitySet: N.AFFINITY_SET_PREFIX + epBase };
-      names.set(ep.key, n);
-    }
-    return n;
-  };
-  for (const ep of cat.allReachableEndpoints) nameOf(ep);
-  const namesOf = (eps: readonly Endpoint[]): EndpointNames[] => eps.map(nameOf);
+  // Every endpoint a chain can reach: its DNAT target text, its affinity set when affinity is on.
+  const dests = new Map<string, string>();
+  const affinitySets = new Map<string, string>();
+  for (const ep of cat.allReachableEndpoints) {
+    if (dests.has(ep.key)) continue;
+    safeIP('endpoint IP', ctx.family, ep.ip);
+    const epPort = safePort('endpoint port', ep.port);
+    dests.set(ep.key, ctx.family === 'IPv4' ? `${ep.ip}:${String(epPort)}` : `[${ep.ip}]:${String(epPort)}`);
+    if (affinity > 0) affinitySets.set(ep.key, N.AFFINITY_SET_PREFIX + N.endpointChainNameBase(spn, ep));
+  }
 
   const clusterEndpoints = cat.clusterEndpoints ?? [];
   const localEndpoints = cat.localEndpoints ?? [];
@@ -80,6 +101,11 @@ export function renderServicePort(ctx: FamilyContext, sp: ServicePort, cat: Cate
   }
   // Needed even without externally usable endpoints: the short-circuit rules for local traffic.
   const usesExternalChain = hasEndpoints && externallyAccessible(sp);
+  // Reached only through its ClusterIP and without affinity: the port needs no chain of its
+  // own. Its service-ips element goes to the shared chain for its endpoint count, which DNATs
+  // through the backends map (elements "clusterIP . port . i : ip . port", one map per protocol).
+  const internalEndpoints = sp.internalPolicyLocal ? localEndpoints : clusterEndpoints;
+  const lb = !externallyAccessible(sp) && affinity === 0 && hasInternalEndpoints && internalEndpoints.length > 0 ? internalEndpoints.length : undefined;
 
   let internalVerdict = '';
   let externalVerdict = '';
@@ -96,19 +122,24 @@ export function renderServicePort(ctx: FamilyContext, sp: ServicePort, cat: Cate
   const elements: NftElement[] = [];
   const triple = (ip: string): string[] => [ip, proto, port];
   elements.push({ set: N.CLUSTER_IPS_SET, key: [clusterIP] });
-  if (hasInternalEndpoints) {
-    elements.push({ set: N.SERVICE_IPS_MAP, key: triple(clusterIP), value: `goto ${internalTrafficChain}` });
+  if (lb !== undefined) {
+    elements.push({ table, set: N.SERVICE_IPS_MAP, key: triple(clusterIP), value: `goto ${N.lbChain(lb)}` });
+    internalEndpoints.forEach((ep, i) => {
+      elements.push({ table, set: N.BACKENDS_MAPS[proto], key: [clusterIP, port, String(i)], value: `${ep.ip} . ${String(ep.port)}` });
+    });
+  } else if (hasInternalEndpoints) {
+    elements.push({ table, set: N.SERVICE_IPS_MAP, key: triple(clusterIP), value: `goto ${internalTrafficChain}` });
   } else {
     elements.push({ set: N.NO_ENDPOINT_SERVICES_MAP, key: triple(clusterIP), value: internalVerdict, comment });
   }
   for (const ip of externalIPs) {
-    if (hasEndpoints) elements.push({ set: N.SERVICE_IPS_MAP, key: triple(ip), value: `goto ${externalChain}` });
+    if (hasEndpoints) elements.push({ table, set: N.SERVICE_IPS_MAP, key: triple(ip), value: `goto ${externalChain}` });
     if (!hasExternalEndpoints) elements.push({ set: N.NO_ENDPOINT_SERVICES_MAP, key: triple(ip), value: externalVerdict, comment });
   }
   const sourceRanges = sp.loadBalancerSourceRanges.map((c) => safeCIDR('loadBalancerSourceRange', ctx.family, c));
   const usesFirewallChain = lbIPs.length > 0 && sourceRanges.length > 0;
   for (const ip of lbIPs) {
-    if (hasEndpoints) elements.push({ set: N.SERVICE_IPS_MAP, key: triple(ip), value: `goto ${externalChain}` });
+    if (hasEndpoints) elements.push({ table, set: N.SERVICE_IPS_MAP, key: triple(ip), value: `goto ${externalChain}` });
     if (usesFirewallChain) elements.push({ set: N.FIREWALL_IPS_MAP, key: triple(ip), value: `goto ${firewallChain}` });
   }
   if (!hasExternalEndpoints) {
@@ -116,7 +147,7 @@ export function renderServicePort(ctx: FamilyContext, sp: ServicePort, cat: Cate
   }
   if (nodePort !== 0) {
     // NodePorts are not subject to loadBalancerSourceRanges (as upstream).
-    if (hasEndpoints) elements.push({ set: N.SERVICE_NODEPORTS_MAP, key: [proto, String(nodePort)], value: `goto ${externalChain}` });
+    if (hasEndpoints) elements.push({ table, set: N.SERVICE_NODEPORTS_MAP, key: [proto, String(nodePort)], value: `goto ${externalChain}` });
     if (!hasExternalEndpoints) elements.push({ set: N.NO_ENDPOINT_NODEPORTS_MAP, key: [proto, String(nodePort)], value: externalVerdict, comment });
   }
 
@@ -126,11 +157,11 @@ export function renderServicePort(ctx: FamilyContext, sp: ServicePort, cat: Cate
     if (!rules) chains.set(name, (rules = []));
     return rules;
   };
-  if (usesClusterPolicyChain) chain(clusterPolicyChain);
-  if (usesLocalPolicyChain) chain(localPolicyChain);
+  if (usesClusterPolicyChain && lb === undefined) chain(clusterPolicyChain);
+  if (usesLocalPolicyChain && lb === undefined) chain(localPolicyChain);
   if (usesExternalChain) chain(externalChain);
 
-  if (hasInternalEndpoints) {
+  if (hasInternalEndpoints && lb === undefined) {
     if (ctx.masqueradeAll) {
       chain(internalTrafficChain).push(`${ipX} daddr ${clusterIP} jump ${N.MARK_MASQ_CHAIN}`);
     } else if (ctx.ifNotLocal !== undefined) {
@@ -156,6 +187,7 @@ export function renderServicePort(ctx: FamilyContext, sp: ServicePort, cat: Cate
     if (hasExternalEndpoints) ext.push(`goto ${externalPolicyChain}`);
   }
 
+  const firewall: NftChain[] = [];
   if (usesFirewallChain) {
     const sources = [...sourceRanges];
     if (ctx.primaryNodeIP !== undefined && sourceRanges.some((c) => cidrContains(c, ctx.primaryNodeIP ?? ''))) {
@@ -163,37 +195,35 @@ export function renderServicePort(ctx: FamilyContext, sp: ServicePort, cat: Cate
       // as source: allow that too.
       sources.push(...lbIPs);
     }
-    chain(firewallChain).push(`${ipX} saddr != { ${sources.join(' , ')} } drop`);
+    firewall.push({ table: N.TABLE, name: firewallChain, rules: [`${ipX} saddr != { ${sources.join(' , ')} } drop`] });
   }
 
   const sets: NftSetDecl[] = [];
-  if (affinity > 0) {
-    for (const n of names.values()) {
-      sets.push({ kind: 'set', name: n.affinitySet, type: ctx.addrType, flags: ['dynamic', 'timeout'], timeoutSeconds: affinity });
-    }
+  for (const set of affinitySets.values()) {
+    sets.push({ table, kind: 'set', name: set, type: ctx.addrType, flags: ['dynamic', 'timeout'], timeoutSeconds: affinity });
   }
 
+  const dnat = (ep: Endpoint): string => {
+    const set = affinitySets.get(ep.key);
+    const update = set === undefined ? '' : `update @${set} { ${ipX} saddr } `;
+    return `${update}meta l4proto ${proto} dnat to ${dests.get(ep.key) ?? ''}`;
+  };
   const writeDispatch = (svcChain: string, eps: readonly Endpoint[]): void => {
     const rules = chain(svcChain);
-    const epNames = namesOf(eps);
-    if (affinity > 0) {
-      for (const n of epNames) rules.push(`${ipX} saddr @${n.affinitySet} goto ${n.chain}`);
+    for (const ep of eps) {
+      const set = affinitySets.get(ep.key);
+      if (set !== undefined) rules.push(`${ipX} saddr @${set} ${dnat(ep)}`);
     }
-    const entries = epNames.map((n, i) => `${i} : goto ${n.chain}`);
-    rules.push(`numgen random mod ${epNames.length} vmap { ${entries.join(' , ')} }`);
+    const n = eps.length;
+    eps.forEach((ep, i) => { rules.push(i < n - 1 ? `numgen random mod ${String(n - i)} 0 ${dnat(ep)}` : dnat(ep)); });
   };
-  if (usesClusterPolicyChain) writeDispatch(clusterPolicyChain, clusterEndpoints);
-  if (usesLocalPolicyChain) writeDispatch(localPolicyChain, localEndpoints);
-
-  for (const n of names.values()) {
-    const rules = chain(n.chain);
-    rules.push(`${ipX} saddr ${n.ep.ip} jump ${N.MARK_MASQ_CHAIN}`);
-    if (affinity > 0) rules.push(`update @${n.affinitySet} { ${ipX} saddr }`);
-    const dest = ctx.family === 'IPv4' ? `${n.ep.ip}:${n.ep.port}` : `[${n.ep.ip}]:${n.ep.port}`;
-    rules.push(`meta l4proto ${proto} dnat to ${dest}`);
-  }
+  if (usesClusterPolicyChain && lb === undefined) writeDispatch(clusterPolicyChain, clusterEndpoints);
+  if (usesLocalPolicyChain && lb === undefined) writeDispatch(localPolicyChain, localEndpoints);
 
   const chainList: NftChain[] = [];
-  for (const [name, rules] of chains) chainList.push({ name, rules });
-  return { portKey: spn.key, serviceKey: spn.service, chains: chainList, sets, elements, noLocalInternal, noLocalExternal };
+  for (const [name, rules] of chains) chainList.push({ table, name, rules });
+  chainList.push(...firewall);
+  const hairpin = new Set<string>();
+  for (const ep of cat.allReachableEndpoints) hairpin.add(ep.ip);
+  return { portKey: spn.key, serviceKey: spn.service, table, chains: chainList, sets, elements, hairpin: [...hairpin], lb, noLocalInternal, noLocalExternal };
 }

@@ -5,14 +5,21 @@
 import type { FamilySnapshot, ServiceKey } from '../../model/types.ts';
 import { categorizeEndpoints as defaultCategorize, type CategorizeFn } from './categorize.ts';
 import { NftUnsafeValueError } from './errors.ts';
+import { shardTable } from './names.ts';
 import { resolveFamilyContext, type FamilyContext, type NftablesRenderOptions } from './options.ts';
-import { renderBase } from './render-base.ts';
-import { renderServicePort } from './render-service.ts';
-import type { FamilyRuleset, ServiceFragment, SkippedService } from './ruleset.ts';
+import { tableFor } from './placement.ts';
+import { renderBase, renderLbChain, renderShardBase } from './render-base.ts';
+import { portNames, renderServicePort, type PortNames } from './render-service.ts';
+import type { FamilyRuleset, ServiceFragment, SkippedService, TableRuleset } from './ruleset.ts';
 
 export interface RenderDeps {
   /** Endpoint categorization (defaults to the model's categorizeEndpoints). */
   readonly categorize?: CategorizeFn;
+  /**
+   * Names hashed per service port (SHA-256), kept across syncs by the caller: a port's names
+   * never change, and hashing every port again on every full sync is measurable at 30k ports.
+   */
+  readonly names?: Map<string, PortNames>;
 }
 
 export type RenderResult =
@@ -20,31 +27,61 @@ export type RenderResult =
   | { readonly ok: false; readonly skipped: SkippedService }
   | undefined;
 
-/** Render one service port by key; undefined when the snapshot has no such port. */
-export function renderPort(ctx: FamilyContext, snap: FamilySnapshot, portKey: string, deps: RenderDeps = {}): RenderResult {
+/** Render one service port by key into `table`; undefined when the snapshot has no such port. */
+export function renderPort(ctx: FamilyContext, snap: FamilySnapshot, portKey: string, deps: RenderDeps = {}, table: string = shardTable(0)): RenderResult {
   const sp = snap.services.get(portKey);
   if (!sp) return undefined;
   const categorize = deps.categorize ?? defaultCategorize;
   try {
+    let names = deps.names?.get(portKey);
+    if (names === undefined) {
+      names = portNames(sp);
+      deps.names?.set(portKey, names);
+    }
     const cat = categorize(snap.endpoints.get(portKey) ?? [], sp, snap.nodeName, snap.nodeLabels);
-    return { ok: true, fragment: renderServicePort(ctx, sp, cat) };
+    return { ok: true, fragment: renderServicePort(ctx, sp, cat, table, names) };
   } catch (err) {
     if (err instanceof NftUnsafeValueError) return { ok: false, skipped: { portKey, serviceKey: sp.name.service, error: err } };
     throw err;
   }
 }
 
+/** The fixed parts of `shards` tables: TABLE, then kube-proxy-s1 …. */
+export function renderTables(ctx: FamilyContext, shards: number): TableRuleset[] {
+  const out = [renderBase(ctx)];
+  for (let i = 1; i < shards; i++) out.push(renderShardBase(ctx, shardTable(i)));
+  return out;
+}
+
 /** The whole ruleset of one family (a full sync). Linear in services + endpoints. */
-export function renderFamily(snap: FamilySnapshot, options: NftablesRenderOptions, deps: RenderDeps = {}): FamilyRuleset {
-  const ctx = resolveFamilyContext(snap.family, options);
+export function renderFamily(snap: FamilySnapshot, options: NftablesRenderOptions | FamilyContext, deps: RenderDeps = {}, shards = 1): FamilyRuleset {
+  const ctx = 'addrType' in options ? options : resolveFamilyContext(snap.family, options);
   const services = new Map<string, ServiceFragment>();
   const skipped: SkippedService[] = [];
-  for (const portKey of snap.services.keys()) {
-    const r = renderPort(ctx, snap, portKey, deps);
-    if (r?.ok === true) services.set(portKey, r.fragment);
-    else if (r) skipped.push(r.skipped);
+  for (const [service, portKeys] of snap.portsByService) {
+    const table = tableFor(service, shards);
+    for (const portKey of portKeys) {
+      const r = renderPort(ctx, snap, portKey, deps, table);
+      if (r?.ok === true) services.set(portKey, r.fragment);
+      else if (r) skipped.push(r.skipped);
+    }
   }
-  return { family: snap.family, nftFamily: ctx.nft, base: renderBase(ctx), services, skipped };
+  return { family: snap.family, nftFamily: ctx.nft, tables: withLbChains(ctx, renderTables(ctx, shards), services.values()), services, skipped };
+}
+
+/** Adds to each table the shared lb chains its service ports dispatch to. */
+export function withLbChains(ctx: FamilyContext, tables: readonly TableRuleset[], fragments: Iterable<ServiceFragment>): TableRuleset[] {
+  const wanted = new Map<string, Set<number>>();
+  for (const f of fragments) {
+    if (f.lb === undefined) continue;
+    let set = wanted.get(f.table);
+    if (!set) wanted.set(f.table, (set = new Set()));
+    set.add(f.lb);
+  }
+  return tables.map((t) => {
+    const ns = [...(wanted.get(t.name) ?? [])].sort((a, b) => a - b);
+    return ns.length === 0 ? t : { ...t, chains: [...t.chains, ...ns.map((n) => renderLbChain(ctx, t.name, n))] };
+  });
 }
 
 /**

@@ -1,19 +1,25 @@
 // What the dataplane believes is in the kernel for one family, and what it last asked for.
 // Updated only after a transaction succeeded, so it never runs ahead of the kernel.
+//
+// Identities are "TABLE NAME" strings (objId in ruleset.ts): chains, affinity sets and element
+// containers live in TABLE or in an extra service table (placement.ts).
 
 import type { IPFamily, ServiceKey } from '../../model/types.ts';
 import type { NftFamily, NftChain, NftSetDecl, ServiceFragment } from './ruleset.ts';
-import { elementKeyText, elementPayloadText } from './ruleset.ts';
+import { elementKeyText, elementPayloadText, objId } from './ruleset.ts';
 
 /** A compact record of one rendered service port (rules are kept only as hashes). */
 export interface FragmentRecord {
   readonly serviceKey: ServiceKey;
-  /** chain name → hash of its rules */
+  readonly table: string;
+  /** chain id → hash of its rules */
   readonly chains: ReadonlyMap<string, string>;
-  /** affinity set name → signature ("type/timeout") */
+  /** affinity set id → signature ("type/timeout") */
   readonly sets: ReadonlyMap<string, string>;
-  /** [container, key text, payload text] */
+  /** [container id, key text, payload text] */
   readonly elements: readonly (readonly [string, string, string])[];
+  /** Endpoint addresses in the hairpin set on its behalf. */
+  readonly hairpin: readonly string[];
   readonly noLocalInternal: boolean;
   readonly noLocalExternal: boolean;
 }
@@ -21,17 +27,32 @@ export interface FragmentRecord {
 export class FamilyState {
   readonly family: IPFamily;
   readonly nft: NftFamily;
-  /** Set after the first successful full sync of this process. */
+  /** Set after the first successful full rewrite of this process. */
   fullySynced = false;
+  /** Service tables in use (1 = TABLE only); 0 before the first full rewrite. */
+  shards = 0;
+  /** Monotonic ms of the last full rewrite. */
+  lastRewriteAt: number | undefined;
   // --- the kernel, as far as we know ---
-  /** Service-specific chains: name → hash of rules ("" when flushed). */
+  /** Our tables. */
+  readonly tables = new Set<string>();
+  /** Fixed chains of our tables: id → hash of rules. */
+  readonly fixedChains = new Map<string, string>();
+  /** Service-specific chains: id → hash of rules ("" when flushed). */
   readonly chains = new Map<string, string>();
-  /** Affinity sets: name → signature. */
+  /** Affinity sets: id → signature. */
   readonly affinitySets = new Map<string, string>();
-  /** Elements of the reconciled sets/maps: container → key text → payload text. */
+  /** Elements of the reconciled sets/maps: container id → key text → payload text. */
   readonly elements = new Map<string, Map<string, string>>();
-  /** Flushed chains waiting to be deleted: name → monotonic ms when flushed. */
+  /** Addresses whose "ip . ip" element is in the hairpin set. */
+  readonly hairpin = new Set<string>();
+  // --- in the kernel but no longer wanted: deleted by a later cleanup transaction ---
+  /** Flushed chains: id → monotonic ms when flushed. */
   readonly staleChains = new Map<string, number>();
+  /** Affinity sets no rule refers to any more: id → since. */
+  readonly staleSets = new Map<string, number>();
+  /** Elements left in place because they are harmless until deleted: container → key → since. */
+  readonly staleElements = new Map<string, Map<string, number>>();
   // --- what we asked for ---
   readonly fragments = new Map<string, FragmentRecord>();
   readonly portsByService = new Map<ServiceKey, Set<string>>();
@@ -46,9 +67,25 @@ export class FamilyState {
   }
 
   elementCount(): number {
-    let n = 0;
+    let n = this.hairpin.size;
     for (const m of this.elements.values()) n += m.size;
     return n;
+  }
+
+  staleCount(): number {
+    let n = this.staleChains.size + this.staleSets.size;
+    for (const m of this.staleElements.values()) n += m.size;
+    return n;
+  }
+
+  /** Monotonic ms of the oldest deferred deletion, undefined when there is none. */
+  oldestStale(): number | undefined {
+    let oldest: number | undefined;
+    const see = (t: number): void => { if (oldest === undefined || t < oldest) oldest = t; };
+    for (const t of this.staleChains.values()) see(t);
+    for (const t of this.staleSets.values()) see(t);
+    for (const m of this.staleElements.values()) for (const t of m.values()) see(t);
+    return oldest;
   }
 }
 
@@ -66,7 +103,7 @@ export function hashText(s: string): string {
   return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
 }
 
-export function chainHash(c: NftChain): string {
+export function chainHash(c: Pick<NftChain, 'rules'>): string {
   return hashText(c.rules.join('\n'));
 }
 
@@ -77,9 +114,11 @@ export function setSignature(s: Pick<NftSetDecl, 'type' | 'timeoutSeconds'>): st
 export function toRecord(f: ServiceFragment): FragmentRecord {
   return {
     serviceKey: f.serviceKey,
-    chains: new Map(f.chains.map((c) => [c.name, chainHash(c)])),
-    sets: new Map(f.sets.map((s) => [s.name, setSignature(s)])),
-    elements: f.elements.map((e) => [e.set, elementKeyText(e), elementPayloadText(e)] as const),
+    table: f.table,
+    chains: new Map(f.chains.map((c) => [objId(c.table, c.name), chainHash(c)])),
+    sets: new Map(f.sets.map((s) => [objId(s.table, s.name), setSignature(s)])),
+    elements: f.elements.map((e) => [objId(e.table, e.set), elementKeyText(e), elementPayloadText(e)] as const),
+    hairpin: f.hairpin,
     noLocalInternal: f.noLocalInternal,
     noLocalExternal: f.noLocalExternal,
   };
@@ -94,4 +133,45 @@ export function effectivePayload(owners: ReadonlyMap<string, string> | undefined
     if (bestKey === undefined || k < bestKey) { bestKey = k; best = v; }
   }
   return best;
+}
+
+/** m.get(k), creating an empty Map there first if needed. */
+export function child<K, K2, V2>(m: Map<K, Map<K2, V2>>, k: K): Map<K2, V2> {
+  let v = m.get(k);
+  if (!v) m.set(k, (v = new Map<K2, V2>()));
+  return v;
+}
+
+/** Replace the record of one port (undefined: gone), keeping the per-service index and counters. */
+export function replaceFragment(state: FamilyState, portKey: string, rec: FragmentRecord | undefined): void {
+  const old = state.fragments.get(portKey);
+  if (old) {
+    if (old.noLocalInternal) state.noLocalInternal--;
+    if (old.noLocalExternal) state.noLocalExternal--;
+    const ports = state.portsByService.get(old.serviceKey);
+    ports?.delete(portKey);
+    if (ports?.size === 0) state.portsByService.delete(old.serviceKey);
+    state.fragments.delete(portKey);
+  }
+  if (!rec) return;
+  state.fragments.set(portKey, rec);
+  if (rec.noLocalInternal) state.noLocalInternal++;
+  if (rec.noLocalExternal) state.noLocalExternal++;
+  let ports = state.portsByService.get(rec.serviceKey);
+  if (!ports) state.portsByService.set(rec.serviceKey, (ports = new Set()));
+  ports.add(portKey);
+}
+
+/** Record `owner` as wanting payload (undefined: no longer wanting) for one element. */
+export function setOwner(state: FamilyState, container: string, key: string, owner: string, payload: string | undefined): void {
+  const byKey = child(state.owners, container);
+  let owners = byKey.get(key);
+  if (payload === undefined) {
+    if (!owners) return;
+    owners.delete(owner);
+    if (owners.size === 0) byKey.delete(key);
+    return;
+  }
+  if (!owners) byKey.set(key, (owners = new Map<string, string>()));
+  owners.set(owner, payload);
 }

@@ -22,28 +22,41 @@ function setup(): { dp: NftablesDataplane; runner: RecordingRunner; clock: FakeC
 const svc = (ns: string, name: string, ip: string, port: number, eps: readonly Endpoint[], fn?: Parameters<typeof makePort>[3]): Port =>
   [makePort(ns, name, `p${String(port)}`, (s) => { s.clusterIP = ip; s.port = port; fn?.(s); }), eps];
 
-const svc1 = svc('ns1', 'svc1', '172.30.0.41', 80, [makeEndpoint('10.0.1.1', 80)]);
-const svc2 = svc('ns2', 'svc2', '172.30.0.42', 8080, [makeEndpoint('10.0.2.1', 8080)]);
-const svc3 = svc('ns3', 'svc3', '172.30.0.43', 80, [makeEndpoint('10.0.3.1', 80)]);
+// NodePort services: they keep per-port chains (service + external).
+const svc1 = svc('ns1', 'svc1', '172.30.0.41', 80, [makeEndpoint('10.0.1.1', 80)], (s) => { s.nodePort = 30001; });
+const svc2 = svc('ns2', 'svc2', '172.30.0.42', 8080, [makeEndpoint('10.0.2.1', 8080)], (s) => { s.nodePort = 30002; });
+const svc3 = svc('ns3', 'svc3', '172.30.0.43', 80, [makeEndpoint('10.0.3.1', 80)], (s) => { s.nodePort = 30003; });
+// ClusterIP-only services: pure data behind the shared lb chains.
+const cip = (n: number, eps: readonly string[]): Port => svc(`ns${String(n)}`, `c${String(n)}`, `172.30.1.${String(n)}`, 80, eps.map((ip) => makeEndpoint(ip, 8080)));
+
+/** Statements that make nft 1.0.x list every chain into its cache first. */
+const CACHE_FILLING = /^(add rule|add element|delete|insert|replace) /;
 
 describe('nftables dataplane syncs', () => {
-  it('writes only what changed, flushes then later deletes stale chains (TestSyncProxyRulesRepeated)', async () => {
+  it('writes only what changed, defers deletions, then deletes them in a cleanup transaction (TestSyncProxyRulesRepeated)', async () => {
     const { dp, runner, clock } = setup();
     await dp.sync({ full: true, families: [makeSnapshot({ ports: [svc1, svc2] })] });
     assert.match(runner.last, /^add table ip kube-proxy/);
 
     await dp.sync({ full: false, families: [makeSnapshot({ ports: [svc1, svc2, svc3], changed: ['ns3/svc3'] })] });
-    // add 1 element to cluster-ips and service-ips; add+flush 2 chains with 2 rules each.
-    assert.equal(runner.lastLines().length, 10, runner.last);
-    assert.doesNotMatch(runner.last, /svc1|svc2/);
+    assert.deepEqual(runner.lastLines(), [
+      'add chain ip kube-proxy service-4AT6LBPK-ns3/svc3/tcp/p80',
+      'add chain ip kube-proxy external-4AT6LBPK-ns3/svc3/tcp/p80',
+      'add chain ip kube-proxy service-4AT6LBPK-ns3/svc3/tcp/p80 { ip daddr 172.30.0.43 ip saddr != 10.0.0.0/8 jump mark-for-masquerade ; meta l4proto tcp dnat to 10.0.3.1:80 ; }',
+      'add chain ip kube-proxy external-4AT6LBPK-ns3/svc3/tcp/p80 { jump mark-for-masquerade ; goto service-4AT6LBPK-ns3/svc3/tcp/p80 ; }',
+      'add set ip kube-proxy cluster-ips { type ipv4_addr ; elements = { 172.30.0.43 } }',
+      'add map ip kube-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; elements = { 172.30.0.43 . tcp . 80 : goto service-4AT6LBPK-ns3/svc3/tcp/p80 } }',
+      'add map ip kube-proxy service-nodeports { type inet_proto . inet_service : verdict ; elements = { tcp . 30003 : goto external-4AT6LBPK-ns3/svc3/tcp/p80 } }',
+      'add set ip kube-proxy hairpin-ips { type ipv4_addr . ipv4_addr ; elements = { 10.0.3.1 . 10.0.3.1 } }',
+    ]);
+    assert.ok(runner.lastLines().every((l) => !CACHE_FILLING.test(l)), 'no statement fills nft\'s chain cache');
 
+    // svc2 goes: its chains are flushed now; its elements jump to those empty chains, harmless,
+    // and wait for the cleanup.
     await dp.sync({ full: false, families: [makeSnapshot({ ports: [svc1, svc3], changed: ['ns2/svc2'] })] });
-    // delete 2 elements, flush 2 chains.
-    assert.deepEqual(runner.lastLines().sort(), [
-      'delete element ip kube-proxy cluster-ips { 172.30.0.42 }',
-      'delete element ip kube-proxy service-ips { 172.30.0.42 . tcp . 8080 }',
-      'flush chain ip kube-proxy endpoint-7RVP4LUQ-ns2/svc2/tcp/p8080__10.0.2.1/8080',
+    assert.deepEqual(runner.lastLines(), [
       'flush chain ip kube-proxy service-MHHHYRWA-ns2/svc2/tcp/p8080',
+      'flush chain ip kube-proxy external-MHHHYRWA-ns2/svc2/tcp/p8080',
     ]);
 
     const before = runner.scripts.length;
@@ -51,34 +64,102 @@ describe('nftables dataplane syncs', () => {
     assert.equal(runner.scripts.length, before, 'too early to delete; nothing else to do');
     clock.advance(1001);
     await dp.sync({ full: false, families: [makeSnapshot({ ports: [svc1, svc3], changed: [] })] });
-    assert.deepEqual(runner.lastLines().sort(), [
-      'delete chain ip kube-proxy endpoint-7RVP4LUQ-ns2/svc2/tcp/p8080__10.0.2.1/8080',
+    assert.deepEqual(runner.lastLines(), [
+      'delete element ip kube-proxy cluster-ips { 172.30.0.42 }',
+      'delete element ip kube-proxy service-ips { 172.30.0.42 . tcp . 8080 }',
+      'delete element ip kube-proxy service-nodeports { tcp . 30002 }',
       'delete chain ip kube-proxy service-MHHHYRWA-ns2/svc2/tcp/p8080',
-    ]);
-    assert.equal(dp.stateOf('IPv4')?.staleChains.size, 0);
+      'delete chain ip kube-proxy external-MHHHYRWA-ns2/svc2/tcp/p8080',
+    ], 'elements go before the chains they jump to');
+    const state = dp.stateOf('IPv4');
+    assert.equal(state?.staleCount(), 0);
+    assert.equal(state.elements.get('kube-proxy service-ips')?.has('172.30.0.42 . tcp . 8080'), false);
 
-    // A service without endpoints, then its endpoints.
+    // A service without endpoints, then its endpoints: the no-endpoint element may stay until
+    // the cleanup (it only acts on packets that were not DNATed).
     const svc4 = svc('ns4', 'svc4', '172.30.0.44', 80, []);
     await dp.sync({ full: false, families: [makeSnapshot({ ports: [svc1, svc3, svc4], changed: ['ns4/svc4'] })] });
-    assert.deepEqual(runner.lastLines().sort(), [
-      'add element ip kube-proxy cluster-ips { 172.30.0.44 }',
-      'add element ip kube-proxy no-endpoint-services { 172.30.0.44 . tcp . 80 comment "ns4/svc4:p80" : goto reject-chain }',
+    assert.deepEqual(runner.lastLines(), [
+      'add set ip kube-proxy cluster-ips { type ipv4_addr ; elements = { 172.30.0.44 } }',
+      'add map ip kube-proxy no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict ; elements = { 172.30.0.44 . tcp . 80 comment "ns4/svc4:p80" : goto reject-chain } }',
     ]);
-    await dp.sync({ full: false, families: [makeSnapshot({ ports: [svc1, svc3, svc('ns4', 'svc4', '172.30.0.44', 80, [makeEndpoint('10.0.4.1', 80)])], changed: ['ns4/svc4'] })] });
-    assert.ok(runner.lastLines().includes('delete element ip kube-proxy no-endpoint-services { 172.30.0.44 . tcp . 80 }'));
-    assert.ok(runner.lastLines().some((l) => l.startsWith('add element ip kube-proxy service-ips { 172.30.0.44 . tcp . 80 : goto service-')));
-    assert.ok(!runner.lastLines().some((l) => l.includes('cluster-ips')), 'cluster-ips element unchanged');
+    const svc4up = svc('ns4', 'svc4', '172.30.0.44', 80, [makeEndpoint('10.0.4.1', 80)]);
+    await dp.sync({ full: false, families: [makeSnapshot({ ports: [svc1, svc3, svc4up], changed: ['ns4/svc4'] })] });
+    assert.ok(runner.lastLines().includes('add map ip kube-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; elements = { 172.30.0.44 . tcp . 80 : goto lb-1 } }'), runner.last);
+    assert.ok(runner.lastLines().every((l) => !CACHE_FILLING.test(l)), runner.last);
+    assert.equal(state.staleElements.get('kube-proxy no-endpoint-services')?.has('172.30.0.44 . tcp . 80'), true);
+    clock.advance(1001);
+    await dp.sync({ full: false, families: [makeSnapshot({ ports: [svc1, svc3, svc4up], changed: [] })] });
+    assert.deepEqual(runner.lastLines(), ['delete element ip kube-proxy no-endpoint-services { 172.30.0.44 . tcp . 80 }']);
   });
 
-  it('adding one endpoint rewrites the service chain and the new endpoint chain only', async () => {
+  it('ClusterIP-only services are data: added, changed and removed through elements of the backends map', async () => {
+    const { dp, runner, clock } = setup();
+    await dp.sync({ full: true, families: [makeSnapshot({ ports: [cip(1, ['10.0.1.1', '10.0.1.2'])] })] });
+    assert.match(runner.last, /^add rule ip kube-proxy lb-2 meta l4proto tcp dnat ip to ip daddr \. tcp dport \. numgen random mod 2 map @lb-backends-tcp$/m);
+
+    // Added with the same endpoint count: elements only, the shared chain exists.
+    await dp.sync({ full: false, families: [makeSnapshot({ ports: [cip(1, ['10.0.1.1', '10.0.1.2']), cip(2, ['10.0.2.1', '10.0.2.2'])], changed: ['ns2/c2'] })] });
+    assert.deepEqual(runner.lastLines(), [
+      'add set ip kube-proxy cluster-ips { type ipv4_addr ; elements = { 172.30.1.2 } }',
+      'add map ip kube-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; elements = { 172.30.1.2 . tcp . 80 : goto lb-2 } }',
+      'add map ip kube-proxy lb-backends-tcp { typeof ip daddr . tcp dport . numgen random mod 2 : ip daddr . tcp dport ; elements = { 172.30.1.2 . 80 . 0 : 10.0.2.1 . 8080 , 172.30.1.2 . 80 . 1 : 10.0.2.2 . 8080 } }',
+      'add set ip kube-proxy hairpin-ips { type ipv4_addr . ipv4_addr ; elements = { 10.0.2.1 . 10.0.2.1 , 10.0.2.2 . 10.0.2.2 } }',
+    ]);
+
+    // One endpoint replaced: one element changes value.
+    await dp.sync({ full: false, families: [makeSnapshot({ ports: [cip(1, ['10.0.1.1', '10.0.1.2']), cip(2, ['10.0.2.1', '10.0.2.9'])], changed: ['ns2/c2'] })] });
+    assert.deepEqual(runner.lastLines(), [
+      'delete element ip kube-proxy lb-backends-tcp { 172.30.1.2 . 80 . 1 }',
+      'add map ip kube-proxy lb-backends-tcp { typeof ip daddr . tcp dport . numgen random mod 2 : ip daddr . tcp dport ; elements = { 172.30.1.2 . 80 . 1 : 10.0.2.9 . 8080 } }',
+      'add set ip kube-proxy hairpin-ips { type ipv4_addr . ipv4_addr ; elements = { 10.0.2.9 . 10.0.2.9 } }',
+    ]);
+
+    // A third endpoint: the port moves to lb-3 (created now); its extra backend is added.
+    await dp.sync({ full: false, families: [makeSnapshot({ ports: [cip(1, ['10.0.1.1', '10.0.1.2']), cip(2, ['10.0.2.1', '10.0.2.3', '10.0.2.9'])], changed: ['ns2/c2'] })] });
+    const l = runner.lastLines();
+    assert.ok(l.some((x) => x.startsWith('add chain ip kube-proxy lb-3 {')), runner.last);
+    assert.ok(l.includes('delete element ip kube-proxy service-ips { 172.30.1.2 . tcp . 80 }'), runner.last);
+    assert.ok(l.some((x) => x.includes('172.30.1.2 . tcp . 80 : goto lb-3')), runner.last);
+    assert.ok(l.some((x) => x.includes('172.30.1.2 . 80 . 2 : 10.0.2.9 . 8080')), runner.last);
+
+    // Removed: the dispatch element goes now (lb-3 stays live for others); the backends are
+    // unreachable without it and wait for the cleanup.
+    await dp.sync({ full: false, families: [makeSnapshot({ ports: [cip(1, ['10.0.1.1', '10.0.1.2'])], changed: ['ns2/c2'] })] });
+    assert.deepEqual(runner.lastLines(), ['delete element ip kube-proxy service-ips { 172.30.1.2 . tcp . 80 }']);
+    clock.advance(1001);
+    await dp.sync({ full: false, families: [makeSnapshot({ ports: [cip(1, ['10.0.1.1', '10.0.1.2'])], changed: [] })] });
+    assert.deepEqual(runner.lastLines().sort(), [
+      'delete element ip kube-proxy cluster-ips { 172.30.1.2 }',
+      'delete element ip kube-proxy lb-backends-tcp { 172.30.1.2 . 80 . 0 }',
+      'delete element ip kube-proxy lb-backends-tcp { 172.30.1.2 . 80 . 1 }',
+      'delete element ip kube-proxy lb-backends-tcp { 172.30.1.2 . 80 . 2 }',
+    ]);
+  });
+
+  it('deletes at once what must not linger: an element whose target chain stays live', async () => {
+    const { dp, runner } = setup();
+    const withExt = (ips: string[]): Port => svc('ns5', 'ext', '172.30.0.50', 80, [makeEndpoint('10.0.5.1', 80)], (s) => { s.externalIPs = ips; });
+    await dp.sync({ full: true, families: [makeSnapshot({ ports: [withExt(['192.168.99.50', '192.168.99.51'])] })] });
+    await dp.sync({ full: false, families: [makeSnapshot({ ports: [withExt(['192.168.99.50'])], changed: ['ns5/ext'] })] });
+    // The external chain still serves 192.168.99.50: the element for .51 must go now.
+    assert.deepEqual(runner.lastLines(), ['delete element ip kube-proxy service-ips { 192.168.99.51 . tcp . 80 }']);
+  });
+
+  it('changing one endpoint of a big NodePort service rewrites its service chain only', async () => {
     const { dp, runner } = setup();
     const eps = Array.from({ length: 50 }, (_, i) => makeEndpoint(`10.0.9.${String(i + 1)}`, 80));
-    await dp.sync({ full: true, families: [makeSnapshot({ ports: [svc('ns', 'big', '172.30.0.9', 80, eps)] })] });
-    await dp.sync({ full: false, families: [makeSnapshot({ ports: [svc('ns', 'big', '172.30.0.9', 80, [...eps, makeEndpoint('10.0.9.99', 80)])], changed: ['ns/big'] })] });
-    const chains = runner.lastLines().filter((l) => l.startsWith('flush chain')).map((l) => l.split(' ')[4] ?? '');
-    assert.equal(chains.length, 2, runner.last);
-    assert.ok(chains.some((c) => c.startsWith('service-')));
-    assert.ok(chains.some((c) => c.endsWith('__10.0.9.99/80')));
+    const np = (s: Parameters<NonNullable<Parameters<typeof makePort>[3]>>[0]): void => { s.nodePort = 30009; };
+    await dp.sync({ full: true, families: [makeSnapshot({ ports: [svc('ns', 'big', '172.30.0.9', 80, eps, np)] })] });
+    await dp.sync({ full: false, families: [makeSnapshot({ ports: [svc('ns', 'big', '172.30.0.9', 80, [...eps.slice(1), makeEndpoint('10.0.9.99', 80)], np)], changed: ['ns/big'] })] });
+    const lines = runner.lastLines();
+    assert.equal(lines.filter((l) => l.startsWith('flush chain')).length, 1, runner.last);
+    const block = lines.find((l) => l.startsWith('add chain ip kube-proxy service-') && l.includes('{'));
+    assert.ok(block);
+    assert.equal(block.match(/dnat to/g)?.length, 50);
+    assert.match(block, /numgen random mod 50 0 meta l4proto tcp dnat to 10\.0\.9\.2:80 ; numgen random mod 49 0 /);
+    assert.ok(lines.includes('add set ip kube-proxy hairpin-ips { type ipv4_addr . ipv4_addr ; elements = { 10.0.9.99 . 10.0.9.99 } }'));
+    assert.equal(lines.length, 4, runner.last);
   });
 
   it('a failed transaction throws with nft stderr, leaves the record alone, forces a full sync', async () => {
@@ -98,20 +179,42 @@ describe('nftables dataplane syncs', () => {
     assert.match(runner.last, /svc2/);
   });
 
-  it('session affinity: sets appear, change timeout (re-created), disappear', async () => {
-    const { dp, runner } = setup();
+  it('session affinity: sets appear, change timeout (re-created), disappear (deleted by the cleanup)', async () => {
+    const { dp, runner, clock } = setup();
     const aff = (t: number): Port => svc('ns5', 'svc5', '172.30.0.45', 80, [makeEndpoint('10.180.0.3', 80)], (s) => { s.sessionAffinity = { type: 'ClientIP', timeoutSeconds: t }; });
     await dp.sync({ full: true, families: [makeSnapshot({ ports: [aff(10800)] })] });
     assert.match(runner.last, /add set ip kube-proxy affinity-GTK6MW7G-ns5\/svc5\/tcp\/p80__10\.180\.0\.3\/80 \{ type ipv4_addr ; flags dynamic,timeout ; timeout 10800s ; \}/);
     await dp.sync({ full: false, families: [makeSnapshot({ ports: [aff(60)], changed: ['ns5/svc5'] })] });
     const l = runner.lastLines();
+    const flush = l.findIndex((x) => x.startsWith('flush chain') && x.includes('service-'));
     const del = l.findIndex((x) => x.startsWith('delete set'));
     const add = l.findIndex((x) => x.includes('timeout 60s'));
-    const flush = l.findIndex((x) => x.startsWith('flush chain') && x.includes('endpoint-'));
-    assert.ok(flush >= 0 && flush < del && del < add, runner.last);
+    const rules = l.findIndex((x) => x.startsWith('add chain') && x.includes('update @affinity-'));
+    assert.ok(flush >= 0 && flush < del && del < add && add < rules, runner.last);
+    // Affinity off: nothing uses the set any more; it is deleted by the cleanup, not now (the
+    // port moves to the shared lb chain: its dispatch element changes verdict, which is a
+    // delete and an add).
     await dp.sync({ full: false, families: [makeSnapshot({ ports: [svc('ns5', 'svc5', '172.30.0.45', 80, [makeEndpoint('10.180.0.3', 80)])], changed: ['ns5/svc5'] })] });
+    assert.ok(!runner.lastLines().some((x) => x.startsWith('delete set')), runner.last);
+    assert.equal(dp.stateOf('IPv4')?.staleSets.size, 1);
+    clock.advance(1001);
+    await dp.sync({ full: false, families: [makeSnapshot({ ports: [svc('ns5', 'svc5', '172.30.0.45', 80, [makeEndpoint('10.180.0.3', 80)])], changed: [] })] });
     assert.ok(runner.lastLines().some((x) => x.startsWith('delete set ip kube-proxy affinity-')));
     assert.equal(dp.stateOf('IPv4')?.affinitySets.size, 0);
+  });
+
+  it('a partial sync that rewrites an affinity chain declares its sets first (nft must know them)', async () => {
+    const { dp, runner } = setup();
+    const aff = (eps: string[]): Port => svc('ns5', 'svc5', '172.30.0.45', 80, eps.map((ip) => makeEndpoint(ip, 80)), (s) => { s.sessionAffinity = { type: 'ClientIP', timeoutSeconds: 30 }; });
+    await dp.sync({ full: true, families: [makeSnapshot({ ports: [aff(['10.180.0.3'])] })] });
+    await dp.sync({ full: false, families: [makeSnapshot({ ports: [aff(['10.180.0.3', '10.180.0.4'])], changed: ['ns5/svc5'] })] });
+    const l = runner.lastLines();
+    const chain = l.findIndex((x) => x.startsWith('add chain') && x.includes('{'));
+    for (const ip of ['10.180.0.3', '10.180.0.4']) {
+      const decl = l.findIndex((x) => x.startsWith('add set') && x.includes(`__${ip}/80 {`));
+      assert.ok(decl >= 0 && decl < chain, `set of ${ip} declared before the rules:\n${runner.last}`);
+    }
+    assert.ok(l.every((x) => !CACHE_FILLING.test(x)), runner.last);
   });
 
   it('reports metrics: kinds, counts, no-local-endpoint gauges', async () => {

@@ -1,4 +1,6 @@
-// Shared golden data: upstream's baseRules and the services of TestOverallNFTablesRules.
+// Shared golden data: upstream's baseRules and the services of TestOverallNFTablesRules, with
+// our differences (README "Deliberate differences from upstream"): the hairpin set and its
+// check in masquerading, the backends map of the shared lb chains.
 
 import { dedent } from './golden.ts';
 import { local, makeEndpoint, makePort, makeSnapshot } from './fixtures.ts';
@@ -7,6 +9,7 @@ export const BASE_RULES = dedent(`
   add table ip kube-proxy { comment "rules for kube-proxy" ; }
 
   add set ip kube-proxy cluster-ips { type ipv4_addr ; comment "Active ClusterIPs" ; }
+  add set ip kube-proxy hairpin-ips { type ipv4_addr . ipv4_addr ; comment "Endpoint addresses: DNATed to itself means hairpin" ; }
   add set ip kube-proxy nodeport-ips { type ipv4_addr ; comment "IPs that accept NodePort traffic" ; }
 
   add map ip kube-proxy firewall-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }
@@ -14,6 +17,9 @@ export const BASE_RULES = dedent(`
   add map ip kube-proxy no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to services with no endpoints" ; }
   add map ip kube-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }
   add map ip kube-proxy service-nodeports { type inet_proto . inet_service : verdict ; comment "NodePort traffic" ; }
+  add map ip kube-proxy lb-backends-tcp { typeof ip daddr . tcp dport . numgen random mod 2 : ip daddr . tcp dport ; comment "ClusterIP . port . index: endpoint of an lb chain (tcp)" ; }
+  add map ip kube-proxy lb-backends-udp { typeof ip daddr . udp dport . numgen random mod 2 : ip daddr . udp dport ; comment "ClusterIP . port . index: endpoint of an lb chain (udp)" ; }
+  add map ip kube-proxy lb-backends-sctp { typeof ip daddr . sctp dport . numgen random mod 2 : ip daddr . sctp dport ; comment "ClusterIP . port . index: endpoint of an lb chain (sctp)" ; }
 
   add chain ip kube-proxy cluster-ips-check
   add chain ip kube-proxy filter-prerouting-pre-dnat { type filter hook prerouting priority -110 ; }
@@ -44,6 +50,7 @@ export const BASE_RULES = dedent(`
   add rule ip kube-proxy filter-output ct state new jump cluster-ips-check
   add rule ip kube-proxy firewall-check ip daddr . meta l4proto . th dport vmap @firewall-ips
   add rule ip kube-proxy mark-for-masquerade mark set mark or 0x4000
+  add rule ip kube-proxy masquerading ct status dnat ip saddr . ip daddr @hairpin-ips jump mark-for-masquerade
   add rule ip kube-proxy masquerading mark and 0x4000 == 0 return
   add rule ip kube-proxy masquerading mark set mark xor 0x4000
   add rule ip kube-proxy masquerading masquerade fully-random

@@ -62,16 +62,32 @@ export class RecordingMetrics implements NftablesMetrics {
   conntrackEntriesDeleted(_f: IPFamily, n: number): void { this.conntrackDeleted += n; }
 }
 
-/** The kernel's chains (service ones), affinity sets and elements equal the dataplane's record. */
+/** Addresses in the kernel's hairpin set ("ip . ip" elements). */
+export async function readHairpin(runner: NftRunner, nft: 'ip' | 'ip6'): Promise<string[]> {
+  const doc = JSON.parse(await runner.query(['-j', 'list', 'set', nft, 'kube-proxy', 'hairpin-ips'])) as { nftables?: { set?: { elem?: unknown[] } }[] };
+  const out: string[] = [];
+  for (const o of doc.nftables ?? []) {
+    for (const e of o.set?.elem ?? []) {
+      const concat = (e as { concat?: unknown[] }).concat;
+      if (Array.isArray(concat) && typeof concat[0] === 'string') out.push(concat[0]);
+    }
+  }
+  return out.sort();
+}
+
+/** The kernel's chains, affinity sets, elements and hairpin set equal the dataplane's record. */
 export async function assertKernelMatchesRecord(dp: NftablesDataplane, runner: NftRunner, family: IPFamily = 'IPv4'): Promise<void> {
   const state = dp.stateOf(family);
   assert.ok(state);
   const kernel = await readKernelView(runner, state.nft);
-  const kernelServiceChains = [...kernel.chains].filter((c) => c.includes('/')).sort();
+  const kernelServiceChains = [...kernel.chains].filter((c) => !state.fixedChains.has(c)).sort();
   assert.deepEqual(kernelServiceChains, [...state.chains.keys()].sort(), 'service chains differ');
+  for (const id of state.fixedChains.keys()) assert.ok(kernel.chains.has(id), `fixed chain ${id} missing`);
+  assert.deepEqual([...kernel.tables].sort(), [...state.tables].sort(), 'tables differ');
   assert.deepEqual([...kernel.affinitySets].sort(), [...state.affinitySets].sort(), 'affinity sets differ');
   for (const [container, want] of state.elements) {
     const have = kernel.elements.get(container) ?? new Map<string, string>();
     assert.deepEqual([...have].sort(), [...want].sort(), `elements of ${container} differ`);
   }
+  assert.deepEqual(await readHairpin(runner, state.nft), [...state.hairpin].sort(), 'hairpin set differs');
 }

@@ -28,6 +28,8 @@ const svc = (n: number, eps: number, fn?: Parameters<typeof makePort>[3]): [Retu
   makePort('ns', `svc${String(n)}`, 'p80', (s) => { s.clusterIP = `172.30.1.${String(n)}`; fn?.(s); }),
   Array.from({ length: eps }, (_, i) => makeEndpoint(`10.1.${String(n)}.${String(i + 1)}`, 8080)),
 ];
+/** A service with chains of its own (a NodePort): ClusterIP-only ones share the lb chains. */
+const npSvc = (n: number, eps: number): ReturnType<typeof svc> => svc(n, eps, (s) => { s.nodePort = 30000 + n; });
 
 function featureSnapshot(): FamilySnapshot {
   const ports = [...overallSnapshot().services.values()].map((sp) => [sp, overallSnapshot().endpoints.get(sp.name.key) ?? []] as const);
@@ -59,7 +61,8 @@ describe('nftables dataplane on the real kernel', { skip, concurrency: false }, 
       await assertKernelMatchesRecord(dp, runner, 'IPv6');
       assert.equal(metrics.failures, 0);
       const listing = ns.exec('nft', ['list', 'table', 'ip', 'kube-proxy']);
-      assert.match(listing, /numgen random mod 2 vmap/);
+      assert.match(listing, /numgen random mod 2 0 meta l4proto tcp dnat to 10\.180\.0\.4:80/);
+      assert.match(listing, /ct status dnat ip saddr \. ip daddr @hairpin-ips jump mark-for-masquerade/);
       assert.match(listing, /masquerade fully-random/);
       // A second full sync of the same state is accepted too (idempotent declarations).
       await dp.sync({ full: true, families: [featureSnapshot(), v6()] });
@@ -89,26 +92,38 @@ describe('nftables dataplane on the real kernel', { skip, concurrency: false }, 
       await assertKernelMatchesRecord(dp, runner);
 
       const queriesBefore = runner.queries.length;
-      await dp.sync({ full: false, families: [makeSnapshot({ ports: [...base, svc(3, 3)], changed: ['ns/svc3'] })] });
+      await dp.sync({ full: false, families: [makeSnapshot({ ports: [...base, npSvc(3, 3)], changed: ['ns/svc3'] })] });
       assert.equal(runner.queries.length, queriesBefore, 'partial syncs never list the kernel');
       await assertKernelMatchesRecord(dp, runner);
       assert.match(ns.exec('nft', ['list', 'map', 'ip', 'kube-proxy', 'service-ips']), /172\.30\.1\.3 \. tcp \. 80 : goto service-/);
 
-      await dp.sync({ full: false, families: [makeSnapshot({ ports: [...base, svc(3, 1)], changed: ['ns/svc3'] })] });
+      // Fewer endpoints: the service chain is rewritten in place (no endpoint chains to retire);
+      // hairpin elements are only ever added between rewrites.
+      const before = runner.scripts.length;
+      await dp.sync({ full: false, families: [makeSnapshot({ ports: [...base, npSvc(3, 1)], changed: ['ns/svc3'] })] });
       await assertKernelMatchesRecord(dp, runner);
-      const epChains = [...(dp.stateOf('IPv4')?.chains.keys() ?? [])].filter((c) => c.includes('svc3/tcp/p80__'));
-      assert.equal(epChains.length, 3, 'the two removed endpoint chains are still there, flushed');
+      assert.equal(runner.scripts.length, before + 1, 'one transaction');
+      assert.doesNotMatch(runner.last, /^delete /m, 'a partial sync deletes nothing');
+      const svc3Chain = [...(dp.stateOf('IPv4')?.chains.keys() ?? [])].find((c) => c.includes('/svc3/'));
+      assert.ok(svc3Chain);
+      const rules = ns.exec('nft', ['list', 'chain', 'ip', ...svc3Chain.split(' ')]);
+      assert.equal(rules.match(/dnat to/g)?.length, 1, rules);
 
+      // Deleted: its chain is flushed at once, its elements stay (harmless: they jump to an
+      // empty chain) and the cleanup transaction of a sync ≥ 1 s later deletes both.
       await dp.sync({ full: false, families: [makeSnapshot({ ports: base, changed: ['ns/svc3'] })] });
       await assertKernelMatchesRecord(dp, runner);
+      assert.doesNotMatch(runner.last, /^delete /m);
+      assert.equal(ns.exec('nft', ['list', 'chain', 'ip', ...svc3Chain.split(' ')]).includes('dnat'), false, 'flushed');
+      assert.match(ns.exec('nft', ['list', 'map', 'ip', 'kube-proxy', 'service-ips']), /172\.30\.1\.3 \. tcp \. 80/, 'left for the cleanup');
       const svc3 = (): string[] => [...(dp.stateOf('IPv4')?.chains.keys() ?? [])].filter((c) => c.includes('/svc3/'));
-      assert.ok(svc3().length > 0);
-      for (const c of svc3()) assert.equal(ns.exec('nft', ['list', 'chain', 'ip', 'kube-proxy', c]).includes('jump'), false, `${c} flushed`);
 
       clock.advance(1500);
       await dp.sync({ full: false, families: [makeSnapshot({ ports: base, changed: [] })] });
       assert.deepEqual(svc3(), []);
+      assert.match(runner.last, /^delete element ip kube-proxy service-ips \{ 172\.30\.1\.3 \. tcp \. 80 \}$/m);
       await assertKernelMatchesRecord(dp, runner);
+      assert.doesNotMatch(ns.exec('nft', ['list', 'map', 'ip', 'kube-proxy', 'service-ips']), /172\.30\.1\.3/);
 
       // A later full sync finds nothing to fix.
       await dp.sync({ full: true, families: [makeSnapshot({ ports: base })] });
@@ -155,7 +170,7 @@ describe('nftables dataplane on the real kernel', { skip, concurrency: false }, 
   it('restart: old rules stay until the first sync, which replaces them and retires unknown chains', async () => {
     await withNetns('nft-restart', async (ns) => {
       const first = setup(ns);
-      await first.dp.sync({ full: true, families: [makeSnapshot({ ports: [svc(1, 1), svc(2, 1)] })] });
+      await first.dp.sync({ full: true, families: [makeSnapshot({ ports: [svc(1, 1), npSvc(2, 1)] })] });
       const second = setup(ns);
       // Constructing a dataplane touches nothing.
       assert.match(ns.exec('nft', ['list', 'map', 'ip', 'kube-proxy', 'service-ips']), /172\.30\.1\.2/);
@@ -167,6 +182,35 @@ describe('nftables dataplane on the real kernel', { skip, concurrency: false }, 
       second.clock.advance(2000);
       await second.dp.sync({ full: false, families: [makeSnapshot({ ports: [svc(1, 1)], changed: [] })] });
       assert.doesNotMatch(ns.exec('nft', ['list', 'table', 'ip', 'kube-proxy']), /svc2/);
+    });
+  });
+
+  it('several service tables: partial syncs and cleanups stay consistent; a restart with one table drops the others', async () => {
+    await withNetns('nft-shard', async (ns) => {
+      const runner = new RecordingRunner(new SpawnNftRunner({ commandPrefix: ns.prefix }));
+      const clock = new FakeClock();
+      const dp = new NftablesDataplane({ runner, logger: silentLogger(), render: testOptions(), clock, shardWeight: 6 });
+      const ports = Array.from({ length: 12 }, (_, i) => svc(i + 1, 2));
+      await dp.sync({ full: true, families: [makeSnapshot({ ports })] });
+      const shards = dp.stateOf('IPv4')?.shards ?? 0;
+      assert.ok(shards >= 5, `${String(shards)} tables`);
+      await assertKernelMatchesRecord(dp, runner);
+      await dp.sync({ full: false, families: [makeSnapshot({ ports: [...ports, svc(13, 1)], changed: ['ns/svc13'] })] });
+      await dp.sync({ full: false, families: [makeSnapshot({ ports: [...ports.slice(1), svc(13, 1)], changed: ['ns/svc1'] })] });
+      await assertKernelMatchesRecord(dp, runner);
+      clock.advance(1500);
+      await dp.sync({ full: false, families: [makeSnapshot({ ports: [...ports.slice(1), svc(13, 1)], changed: [] })] });
+      assert.equal(dp.stateOf('IPv4')?.staleCount(), 0);
+      await assertKernelMatchesRecord(dp, runner);
+      // A resync of an unchanged ruleset writes no service chain.
+      await dp.sync({ full: true, families: [makeSnapshot({ ports: [...ports.slice(1), svc(13, 1)] })] });
+      assert.deepEqual(runner.lastLines().filter((l) => /add chain ip \S+ (service|external|local)-\S*\//.test(l)), []);
+
+      const single = setup(ns, testOptions());
+      const one = new NftablesDataplane({ runner: single.runner, logger: silentLogger(), render: testOptions(), clock: single.clock, shardWeight: 0 });
+      await one.sync({ full: true, families: [makeSnapshot({ ports: [...ports.slice(1), svc(13, 1)] })] });
+      assert.equal(ns.exec('nft', ['list', 'tables']).trim(), 'table ip kube-proxy');
+      await assertKernelMatchesRecord(one, single.runner);
     });
   });
 

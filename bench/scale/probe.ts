@@ -1,0 +1,86 @@
+// Client side of the dataplane measurements, run inside a node namespace:
+//
+//   node probe.ts connect <host> <port> <count>   sequential TCP handshakes, each a new
+//                                                 connection (new conntrack entry: the nat
+//                                                 chains run every time); reset after connect
+//   node probe.ts bulk <host> <port> <seconds>     one connection, writes for <seconds>, the
+//                                                 server answers with the bytes it read
+//   node probe.ts once <host> <port> <timeoutMs>   one connection attempt
+//
+// Prints one JSON line.
+
+import { connect, type Socket } from 'node:net';
+
+const [mode, host = '', portText = '0', arg = '0'] = process.argv.slice(2);
+const port = Number(portText);
+
+function handshake(timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const s: Socket = connect({ host, port, noDelay: true });
+    const timer = setTimeout(() => { s.destroy(); reject(new Error('timeout')); }, timeoutMs);
+    s.once('connect', () => {
+      const us = Number(process.hrtime.bigint() - t0) / 1000;
+      clearTimeout(timer);
+      s.resetAndDestroy();
+      resolve(us);
+    });
+    s.once('error', (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+function pct(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+}
+
+async function connectMode(count: number): Promise<void> {
+  for (let i = 0; i < 100; i++) await handshake(2000); // warm-up
+  const us: number[] = [];
+  let failures = 0;
+  for (let i = 0; i < count; i++) {
+    try {
+      us.push(await handshake(2000));
+    } catch {
+      failures++;
+    }
+  }
+  us.sort((a, b) => a - b);
+  process.stdout.write(`${JSON.stringify({ count: us.length, failures, p50us: pct(us, 0.5), p90us: pct(us, 0.9), p99us: pct(us, 0.99) })}\n`);
+}
+
+async function bulkMode(seconds: number): Promise<void> {
+  const chunk = Buffer.alloc(256 * 1024, 7);
+  const s = connect({ host, port, noDelay: true });
+  await new Promise<void>((r, j) => { s.once('connect', r); s.once('error', j); });
+  const t0 = performance.now();
+  let reply = '';
+  s.setEncoding('utf8');
+  s.on('data', (d: string) => { reply += d; });
+  const done = new Promise<void>((r) => { s.once('end', r); });
+  while (performance.now() - t0 < seconds * 1000) {
+    if (!s.write(chunk)) await new Promise<void>((r) => { s.once('drain', r); });
+  }
+  s.end();
+  await done;
+  const elapsed = (performance.now() - t0) / 1000;
+  const bytes = Number(reply.trim());
+  process.stdout.write(`${JSON.stringify({ bytes, seconds: elapsed, gbitPerS: (bytes * 8) / elapsed / 1e9 })}\n`);
+}
+
+async function onceMode(timeoutMs: number): Promise<void> {
+  try {
+    const us = await handshake(timeoutMs);
+    process.stdout.write(`${JSON.stringify({ ok: true, us })}\n`);
+  } catch (err) {
+    process.stdout.write(`${JSON.stringify({ ok: false, error: err instanceof Error ? err.message : String(err) })}\n`);
+  }
+}
+
+switch (mode) {
+  case 'connect': await connectMode(Number(arg)); break;
+  case 'bulk': await bulkMode(Number(arg)); break;
+  case 'once': await onceMode(Number(arg)); break;
+  default:
+    process.stderr.write('usage: probe.ts connect|bulk|once <host> <port> <arg>\n');
+    process.exitCode = 2;
+}

@@ -1,0 +1,58 @@
+// Offline profile of the daemon's CPU path for one shape, without kernel or network: API JSON
+// lists → reflector store → ProxyState → snapshot → full render and plan (recording runner).
+//
+//   npx node --cpu-prof --cpu-prof-dir=/tmp/prof bench/scale/profile-model.ts 10000x10
+//   KPT_DUMP_SCRIPT=/tmp/full.nft npx node bench/scale/profile-model.ts 10000x10   (the nft script)
+//
+// Prints the time of each step; with --cpu-prof the profile shows where it goes.
+
+import { NftablesDataplane } from '../../src/dataplanes/nftables/nftables-dataplane.ts';
+import type { NftRunner } from '../../src/dataplanes/nftables/runner.ts';
+import { ProxyState } from '../../src/model/proxy-state.ts';
+import { ObjectStore, validateObject } from '../../src/sources/api/store.ts';
+import { endpointSlicesResource, servicesResource } from '../../src/sources/api/resources.ts';
+import { silentLogger } from '../../src/util/logger.ts';
+import { bulkObjects, parseShape } from './objects.ts';
+
+const shape = parseShape(process.argv[2] ?? '10000x10');
+const t = (label: string, t0: number): number => { const now = performance.now(); process.stdout.write(`${label}: ${(now - t0).toFixed(0)} ms\n`); return now; };
+
+let t0 = performance.now();
+const svcs: unknown[] = [];
+const slices: unknown[] = [];
+for (let i = 0; i < shape.services; i++) {
+  const o = bulkObjects(i, shape.endpoints);
+  svcs.push({ ...o.svc, metadata: { ...o.svc.metadata, resourceVersion: String(i + 1), uid: `u${String(i)}` }, spec: { ...o.svc.spec, clusterIP: `10.96.${String(i >> 8)}.${String(i & 255)}`, clusterIPs: [`10.96.${String(i >> 8)}.${String(i & 255)}`], type: 'ClusterIP', ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack', sessionAffinity: 'None', internalTrafficPolicy: 'Cluster' } });
+  for (const s of o.slices) slices.push({ ...s, metadata: { ...s.metadata, resourceVersion: String(100000 + i), uid: `s${String(i)}` } });
+}
+const svcText = JSON.stringify({ kind: 'ServiceList', metadata: { resourceVersion: '1' }, items: svcs });
+const sliceText = JSON.stringify({ kind: 'EndpointSliceList', metadata: { resourceVersion: '1' }, items: slices });
+t0 = t(`build ${String(svcText.length + sliceText.length)} bytes of JSON`, t0);
+
+let notified = 0;
+const state = new ProxyState({ nodeName: 'scale-node', families: ['IPv4', 'IPv6'], logger: silentLogger(), onChange: () => { notified++; state.pending(); } });
+const feed = (text: string, spec: ReturnType<typeof servicesResource>, add: (o: Parameters<ProxyState['onServiceAdd']>[0]) => void): void => {
+  const doc = JSON.parse(text) as { items: unknown[] };
+  const store = new ObjectStore();
+  const valid = [];
+  for (const raw of doc.items) { const v = validateObject(raw, spec); if (v.ok) valid.push(v.obj); }
+  store.replace(valid, { add, update: () => undefined, delete: () => undefined });
+};
+feed(svcText, servicesResource(), (o) => { state.onServiceAdd(o); });
+state.onServicesSynced();
+t0 = t('services: parse, validate, decode', t0);
+feed(sliceText, endpointSlicesResource(), (o) => { state.onEndpointSliceAdd(o); });
+state.onEndpointSlicesSynced();
+t0 = t('endpointslices: parse, validate, decode', t0);
+const snaps = state.takeSnapshots();
+t0 = t('snapshot', t0);
+
+const dump = process.env['KPT_DUMP_SCRIPT'];
+const runner: NftRunner = {
+  run: async (script) => { if (dump !== undefined && dump !== '') (await import('node:fs')).writeFileSync(dump, script); },
+  query: () => Promise.reject(new Error('no kernel')),
+};
+const dp = new NftablesDataplane({ runner, logger: silentLogger(), render: { localDetector: { mode: 'ClusterCIDR', cidrs: ['10.0.0.0/8'] } }, readKernelOnFullSync: false });
+await dp.sync({ full: true, families: snaps.families });
+t('full sync (render + plan + script)', t0);
+process.stdout.write(`notifications: ${String(notified)}; heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB\n`);

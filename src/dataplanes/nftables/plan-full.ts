@@ -1,0 +1,202 @@
+// Full syncs, two kinds:
+//
+// - rewrite (first sync of a process, after a failure, hourly, or to re-spread services over
+//   tables): every chain is flushed and written again, base chains are re-created on the first
+//   one (fixes changed priorities), the hairpin set is rebuilt, tables no longer used go;
+// - resync (every syncPeriod otherwise): service chains are written only when the kernel lacks
+//   them or their rules' hash differs from our record, so a resync of an unchanged ruleset
+//   writes only the few fixed chains; drift inside a service chain's rules waits for the next
+//   rewrite.
+//
+// Both reconcile elements, chain names and affinity sets by diff against a fresh read of the
+// kernel (names and elements, never rules: kernel-read.ts), never flush the table, and delete
+// what is no longer wanted in the same transaction (a full sync fills nft's cache anyway).
+
+import * as N from './names.ts';
+import type { FamilyContext } from './options.ts';
+import { deleteElement, ElementAdds, newStats, Sections, writeServiceChain, type FamilyPlan } from './plan-common.ts';
+import { chainDeclText, elementKeyText, elementPayloadText, hairpinKey, nameOfId, objId, ruleText, setDeclText, tableOfId, type ServiceFragment, type TableRuleset } from './ruleset.ts';
+import { chainHash, child, effectivePayload, replaceFragment, setSignature, toRecord, type FamilyState, type FragmentRecord } from './state.ts';
+
+/** What the kernel holds according to a fresh read (names and elements). */
+export interface KernelView {
+  /** Our tables. */
+  readonly tables: ReadonlySet<string>;
+  /** Every chain of our tables, as ids. */
+  readonly chains: ReadonlySet<string>;
+  readonly affinitySets: ReadonlyMap<string, string>;
+  /** container id → key → payload, for the reconciled containers present. */
+  readonly elements: ReadonlyMap<string, ReadonlyMap<string, string>>;
+}
+
+export interface FullPlanInput {
+  readonly ctx: FamilyContext;
+  /** Fixed parts of every table to have, TABLE first (with the lb chains the fragments use). */
+  readonly tables: readonly TableRuleset[];
+  readonly fragments: ReadonlyMap<string, ServiceFragment>;
+  /** Fresh read of the kernel; without it our record stands in for the kernel. */
+  readonly kernel: KernelView | undefined;
+  /** Write every chain (rewrite) rather than only missing or changed ones (resync). */
+  readonly rewrite: boolean;
+  /** Delete and re-create base chains (first rewrite of this process: fixes changed priorities). */
+  readonly recreateBaseChains: boolean;
+  readonly shards: number;
+  readonly now: number;
+}
+
+/** Containers reconciled by diff in a table. */
+function containersOf(table: string): string[] {
+  const names: readonly string[] = table === N.TABLE ? N.ELEMENT_CONTAINERS : N.SHARD_ELEMENT_CONTAINERS;
+  return names.map((n) => objId(table, n));
+}
+
+function recordView(state: FamilyState): KernelView {
+  const chains = new Set<string>([...state.fixedChains.keys(), ...state.chains.keys()]);
+  return { tables: state.tables, chains, affinitySets: state.affinitySets, elements: state.elements };
+}
+
+export function planFull(state: FamilyState, input: FullPlanInput): FamilyPlan {
+  const f = state.nft;
+  const s = new Sections();
+  const stats = newStats();
+  const adds = new ElementAdds();
+  const kernel = input.kernel ?? recordView(state);
+  const wantTables = new Set(input.tables.map((t) => t.name));
+
+  const fixed = new Map<string, string>();
+  for (const t of input.tables) {
+    const ref = `${f} ${t.name}`;
+    s.declare.push(t.name === N.TABLE ? `add table ${ref} { comment "rules for kube-proxy" ; }` : `add table ${ref}`);
+    for (const c of t.chains) {
+      const id = objId(t.name, c.name);
+      const hash = chainHash(c);
+      fixed.set(id, hash);
+      if (c.base && input.recreateBaseChains) s.declare.push(`add chain ${ref} ${c.name}`, `delete chain ${ref} ${c.name}`);
+      s.declare.push(chainDeclText(f, c));
+      // Fixed chains are few and short: always written, so drift in them never outlives a full sync.
+      if (kernel.chains.has(id) && !(c.base && input.recreateBaseChains)) s.flush.push(`flush chain ${ref} ${c.name}`);
+      for (const r of c.rules) s.rules.push(ruleText(f, c.name, r, t.name));
+    }
+    for (const set of t.sets) {
+      s.declare.push(setDeclText(f, set));
+      if (set.name === N.NODEPORT_IPS_SET) s.flush.push(`flush set ${ref} ${set.name}`);
+    }
+    for (const name of t.absentSets) {
+      s.declare.push(`add set ${ref} ${name} { type ${input.ctx.addrType} ; }`);
+      s.deleteSets.push(`delete set ${ref} ${name}`);
+    }
+    for (const e of t.elements) s.addElements.push(`add element ${f} ${objId(t.name, e.set)} { ${elementKeyText(e)}${elementPayloadText(e)} }`);
+  }
+  // Tables of a previous, larger spread (their services are written elsewhere below).
+  const dropTables = [...kernel.tables].filter((t) => !wantTables.has(t) && N.shardIndexOf(t) !== undefined);
+  for (const t of dropTables) s.deleteChains.push(`delete table ${f} ${t}`);
+
+  const records = new Map<string, FragmentRecord>();
+  const wantChains = new Map<string, string>();
+  const wantSets = new Map<string, string>();
+  const wantOwners = new Map<string, Map<string, Map<string, string>>>();
+  const hairpin = new Set<string>();
+  for (const [portKey, frag] of input.fragments) {
+    const rec = toRecord(frag);
+    records.set(portKey, rec);
+    let recreate = false;
+    for (const set of frag.sets) {
+      const id = objId(set.table, set.name);
+      const sig = setSignature(set);
+      wantSets.set(id, sig);
+      const have = kernel.affinitySets.get(id);
+      if (have === sig) { s.declare.push(setDeclText(f, set)); continue; }
+      if (have !== undefined) { s.deleteSets.push(`delete set ${f} ${id}`, setDeclText(f, set)); stats.setsDeleted++; recreate = true; } else s.declare.push(setDeclText(f, set));
+      stats.setsAdded++;
+    }
+    for (const c of frag.chains) {
+      const id = objId(c.table, c.name);
+      const hash = rec.chains.get(id) ?? '';
+      wantChains.set(id, hash);
+      const present = kernel.chains.has(id);
+      if (!input.rewrite && !recreate && present && state.chains.get(id) === hash) continue;
+      writeServiceChain(s, f, id, c.rules, present, stats);
+    }
+    for (const [container, key, payload] of rec.elements) child(child(wantOwners, container), key).set(portKey, payload);
+    for (const ip of frag.hairpin) hairpin.add(ip);
+  }
+
+  const staleNow: string[] = [];
+  for (const id of kernel.chains) {
+    if (fixed.has(id) || wantChains.has(id) || !wantTables.has(tableOfId(id))) continue;
+    const name = nameOfId(id);
+    if (!N.isServiceChainName(name) && !N.isLbChainName(name)) continue;
+    if (input.kernel !== undefined || state.chains.get(id) !== '') { s.flush.push(`flush chain ${f} ${id}`); stats.chainsFlushed++; }
+    staleNow.push(id);
+  }
+  for (const id of kernel.affinitySets.keys()) {
+    if (wantSets.has(id) || !wantTables.has(tableOfId(id))) continue;
+    s.deleteSets.push(`delete set ${f} ${id}`);
+    stats.setsDeleted++;
+  }
+
+  const wantElements = new Map<string, Map<string, string>>();
+  for (const table of wantTables) {
+    for (const container of containersOf(table)) {
+      const have = kernel.elements.get(container) ?? new Map<string, string>();
+      const want = new Map<string, string>();
+      for (const [key, owners] of wantOwners.get(container) ?? []) {
+        const payload = effectivePayload(owners);
+        if (payload !== undefined) want.set(key, payload);
+      }
+      for (const [key, payload] of have) {
+        if (want.get(key) !== payload) deleteElement(s, f, container, key, stats);
+      }
+      for (const [key, payload] of want) {
+        if (have.get(key) === payload) continue;
+        adds.add(container, key, payload);
+        stats.elementsAdded++;
+      }
+      wantElements.set(container, want);
+    }
+  }
+  const hairpinId = objId(N.TABLE, N.HAIRPIN_SET);
+  if (input.rewrite) s.flush.push(`flush set ${f} ${hairpinId}`);
+  for (const ip of hairpin) {
+    if (!input.rewrite && state.hairpin.has(ip)) continue;
+    adds.add(hairpinId, hairpinKey(ip), '');
+  }
+  adds.emit(s.addElements, f, input.ctx);
+
+  return {
+    sections: s,
+    stats,
+    commit(): void {
+      state.fragments.clear();
+      state.portsByService.clear();
+      state.noLocalInternal = 0;
+      state.noLocalExternal = 0;
+      for (const [portKey, rec] of records) replaceFragment(state, portKey, rec);
+      state.owners.clear();
+      for (const [container, byKey] of wantOwners) state.owners.set(container, byKey);
+      state.tables.clear();
+      for (const t of wantTables) state.tables.add(t);
+      state.fixedChains.clear();
+      for (const [id, hash] of fixed) state.fixedChains.set(id, hash);
+      state.chains.clear();
+      for (const [id, hash] of wantChains) state.chains.set(id, hash);
+      const keepStale = new Map(state.staleChains);
+      state.staleChains.clear();
+      for (const id of staleNow) {
+        state.chains.set(id, '');
+        state.staleChains.set(id, keepStale.get(id) ?? input.now);
+      }
+      state.affinitySets.clear();
+      for (const [id, sig] of wantSets) state.affinitySets.set(id, sig);
+      state.staleSets.clear();
+      state.elements.clear();
+      for (const [container, m] of wantElements) state.elements.set(container, m);
+      state.staleElements.clear();
+      if (input.rewrite) state.hairpin.clear();
+      for (const ip of hairpin) state.hairpin.add(ip);
+      state.shards = input.shards;
+      state.fullySynced = true;
+      if (input.rewrite) state.lastRewriteAt = input.now;
+    },
+  };
+}
