@@ -14,6 +14,10 @@
 // down time plus one SYN retransmission; the listener ports unchanged; a UDP flow that keeps its
 // source port answered again; the other node unaffected. The numbers are printed as test
 // diagnostics.
+//
+// With serving threads (--userspace-threads 2): SIGTERM ends the process promptly even while it
+// forwards connections: held ones, ones to a killed endpoint, to a terminating endpoint, and
+// ones still draining from a Service deleted earlier (these once kept it alive for ever).
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -215,6 +219,43 @@ describe('userspace mode: endpoint failure, drain, restart', { skip: labSkip, co
     for (const r of resumed) {
       assert.equal(r.from, `${svc.clusterIP()}:80`, 'replies come from the service address');
       assert.ok(lab.pods.some((p) => p.name === r.pod), `a reply from a pod (${r.pod})`);
+    }
+  });
+});
+
+describe('userspace mode with serving threads: SIGTERM', { skip: labSkip, concurrency: false }, () => {
+  const s = useLab({ proxyArgs: [...USERSPACE_ARGS, '--userspace-threads', '2'] });
+
+  it('exits promptly (code 0) while forwarding held connections, connections to a killed and to a terminating endpoint, and connections draining from a deleted Service', async (t) => {
+    const { lab } = s;
+    const [victim, other] = [lab.pod('pod-1-a'), lab.pod('pod-2-a')];
+    const kept = await deployWithAlgorithm(lab, s.ns, 'kept', 'round-robin', { ports: PORTS }, [victim, other]);
+    const deleted = await deployWithAlgorithm(lab, s.ns, 'deleted', 'round-robin', { ports: PORTS }, lab.pods);
+    const node = lab.node(1);
+    const held = [...await lab.client.hold(kept.clusterIP(), LINE, 8), ...await lab.client.hold(deleted.clusterIP(), LINE, 8)];
+    for (const h of held) ok(h.hit, 'held connection');
+    try {
+      // Killed: its connections are reset, new ones go elsewhere (passive health).
+      await victim.agent.serve('line', LINE, false);
+      onlyFrom(await lab.client.batch('line', kept.clusterIP(), LINE, 8, { concurrency: 2 }), [other.name]);
+      await victim.agent.serve('line', LINE, true);
+      // Terminating: established connections stay.
+      await lab.setEndpoints(kept, [{ pod: other, ready: false, serving: true, terminating: true }, victim]);
+      // Deleted: its listeners close on both threads, its connections drain.
+      await lab.api.delete('Service', s.ns, 'deleted');
+      await lab.settle();
+      const alive = (await lab.client.pingHeld(held.slice(8).map((h) => h.id))).filter((h) => h.ok).length;
+      assert.ok(alive > 0, 'connections of the deleted Service still drain');
+
+      const t0 = performance.now();
+      const exited = await Promise.race([node.proxy.stop('SIGTERM'), sleep(5000).then(() => 'still running after 5 s')]);
+      const ms = Math.round(performance.now() - t0);
+      t.diagnostic(`node-1 exited ${String(exited)} ${ms} ms after SIGTERM, ${alive} draining connections of a deleted Service`);
+      assert.equal(exited, 0, 'clean exit on SIGTERM within 5 s');
+    } finally {
+      await victim.agent.serve('line', LINE, true);
+      await lab.client.closeHeld(held.map((h) => h.id));
+      if (!node.proxy.running) await node.proxy.start();
     }
   });
 });

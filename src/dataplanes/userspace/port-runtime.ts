@@ -113,3 +113,34 @@ export class PortRuntime {
     return n;
   }
 }
+
+/**
+ * Listeners taken out of service (their service port or entry point went away) stop accepting
+ * at once while their established TCP connections drain. They are kept here until those
+ * connections end, so that closing the dataplane (shutdown) closes them too: a drained
+ * connection left open would keep the process from exiting on SIGTERM.
+ */
+export class RetiredFrontends {
+  readonly #draining = new Set<TcpFrontend>();
+
+  /** Frontends still draining connections. */
+  get size(): number {
+    return this.#draining.size;
+  }
+
+  /** Stop `f` accepting; its connections carry on until they end or closeAll(). */
+  async retire(f: Frontend): Promise<void> {
+    await f.close(true);
+    if (!(f instanceof TcpFrontend) || f.activeConnections === 0) return;
+    this.#draining.add(f);
+    void f.drained().then(() => { this.#draining.delete(f); });
+  }
+
+  /** Close every draining connection; resolves with the frontends that were draining. */
+  async closeAll(): Promise<TcpFrontend[]> {
+    const all = [...this.#draining];
+    this.#draining.clear();
+    await Promise.all(all.map((f) => f.close(false)));
+    return all;
+  }
+}

@@ -42,9 +42,17 @@ export interface ForwarderDeps {
   readonly settings: ForwarderSettings;
 }
 
-/** An abortive close (RST) where the socket allows it, else a plain destroy. */
+/**
+ * An abortive close (RST) where the socket allows it, else a plain destroy. A socket still
+ * connecting is destroyed at once (net's resetAndDestroy would wait for the connect, for ever
+ * if the endpoint never answers).
+ */
 export function resetSocket(s: net.Socket): void {
   if (s.destroyed) return;
+  if (s.connecting) {
+    s.destroy();
+    return;
+  }
   try {
     s.resetAndDestroy();
   } catch {
@@ -174,11 +182,14 @@ class TcpConnection {
   }
 
   #abortConnect(): void {
-    // The client went away before the endpoint answered.
-    if (this.#done || this.#upstream?.connecting !== true) return;
+    // The client closed before the connection was spliced: it went away while the endpoint had
+    // not answered yet, or destroy() reset both sockets (the endpoint's is then no longer
+    // `connecting`, and must not keep this connection open: its frontend's idle sweep would
+    // re-arm for ever and hold the process at shutdown).
+    if (this.#done) return;
     this.#frontend.cancelDeadline(this.#deadline);
     this.#deadline = -1;
-    this.#upstream.destroy();
+    this.#upstream?.destroy();
     this.#finish();
   }
 
@@ -259,6 +270,9 @@ export class TcpFrontend {
   #idleSweep: Timer | undefined;
   #port = 0;
   #closed = false;
+  /** Resolves drained(): set once asked, called when closed with no connection left. */
+  #onDrained: (() => void) | undefined;
+  #drained: Promise<void> | undefined;
   readonly #reusePort: boolean;
 
   /** `reusePort`: SO_REUSEPORT, so other serving threads can listen on the same port (threads/). */
@@ -304,9 +318,30 @@ export class TcpFrontend {
    */
   close(drain: boolean): Promise<void> {
     this.#closed = true;
-    if (!drain) for (const c of this.#connections) c.destroy();
+    if (!drain) {
+      for (const c of this.#connections) c.destroy();
+      // Nothing of this listener may outlive it: no connect deadline, no idle sweep (the
+      // destroyed connections report their close on a later turn of the loop).
+      this.#deadlines.clear();
+      this.#idleSweep?.cancel();
+      this.#idleSweep = undefined;
+    }
     if (this.#server.listening) this.#server.close();
+    this.#checkDrained();
     return Promise.resolve();
+  }
+
+  /** Resolves once the listener is closed and its last connection has ended. */
+  drained(): Promise<void> {
+    this.#drained ??= new Promise((resolve) => { this.#onDrained = resolve; });
+    this.#checkDrained();
+    return this.#drained;
+  }
+
+  #checkDrained(): void {
+    if (!this.#closed || this.#connections.size > 0 || this.#onDrained === undefined) return;
+    this.#onDrained();
+    this.#onDrained = undefined;
   }
 
   /** Start a connect deadline for `c`; returns its ticket. */
@@ -320,10 +355,12 @@ export class TcpFrontend {
 
   connectionDone(c: TcpConnection): void {
     this.#connections.delete(c);
-    if (this.#connections.size === 0 && this.#idleSweep !== undefined) {
+    if (this.#connections.size > 0) return;
+    if (this.#idleSweep !== undefined) {
       this.#idleSweep.cancel();
       this.#idleSweep = undefined;
     }
+    this.#checkDrained();
   }
 
   #accept(client: net.Socket): void {
@@ -354,7 +391,7 @@ export class TcpFrontend {
 
   #armIdleSweep(): void {
     const idle = this.#deps.settings.idleTimeoutMs;
-    if (this.#idleSweep !== undefined || idle <= 0) return;
+    if (this.#idleSweep !== undefined || idle <= 0 || this.#connections.size === 0) return;
     // A connection idle for `idle` ms is closed within a quarter of that (at most a minute) more.
     const every = Math.min(60_000, Math.max(10, Math.floor(idle / 4)));
     this.#idleSweep = this.#deps.clock.setTimeout(() => {

@@ -18,7 +18,7 @@ import { budgetCell, ConnectionBudget } from './budget.ts';
 import { planEntryPoints, type ListenSpec } from './entry-points.ts';
 import { FamilyRuntime, resolveFamilyEntryOptions } from './family.ts';
 import { noopUserspaceMetrics, type UserspaceMetrics } from './metrics.ts';
-import { PortRuntime, type Frontend, type PortRuntimeDeps } from './port-runtime.ts';
+import { PortRuntime, RetiredFrontends, type Frontend, type PortRuntimeDeps } from './port-runtime.ts';
 import { nftFamily, parseRedirectPorts, renderCleanup, renderHoldProbe, USERSPACE_TABLE } from './redirect.ts';
 import { TcpFrontend, type ForwarderSettings } from './tcp.ts';
 import type { ThreadListen } from './threads/protocol.ts';
@@ -96,6 +96,8 @@ export class UserspaceDataplane implements Dataplane {
   readonly #threadCount: number;
   readonly #threadInit: ThreadInit | undefined;
   #threads: ServingThreads | undefined;
+  /** Listeners no longer wanted whose connections are still draining (closed by close()). */
+  readonly #retired = new RetiredFrontends();
 
   constructor(options: UserspaceDataplaneOptions) {
     this.#o = options;
@@ -192,7 +194,7 @@ export class UserspaceDataplane implements Dataplane {
       throw new UserspaceSyncError(`nftables redirect transaction failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     } finally {
       // Listeners no longer wanted stop accepting; their established connections drain.
-      await Promise.all(closing.map((f) => f.close(true)));
+      await Promise.all(closing.map((f) => this.#retired.retire(f)));
     }
     const conntrack = this.#o.redirect?.conntrack;
     if (stale.length > 0 && conntrack !== undefined) {
@@ -336,11 +338,14 @@ export class UserspaceDataplane implements Dataplane {
     this.#needFull = true;
   }
 
-  /** Stop every listener and close every connection and flow; nftables rules stay. */
+  /**
+   * Stop every listener and close every connection and flow, those still draining from
+   * listeners removed earlier included, on every thread; nftables rules stay.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     await this.#queue;
-    const all: Promise<void>[] = [];
+    const all: Promise<unknown>[] = [this.#retired.closeAll()];
     for (const fr of this.#families.values()) {
       for (const rt of fr.ports.values()) for (const f of rt.frontends.values()) all.push(f.close(false));
     }

@@ -1,12 +1,13 @@
 // TCP forwarding with real sockets on 127.0.0.1: bytes both ways, backpressure on a large
 // transfer, half-close, connect failure and timeout with retry on another endpoint, passive
-// health, the connection cap, the idle timeout.
+// health, the connection cap, the idle timeout; closing a listener outright leaves nothing open.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
+import { TcpFrontend } from '../../../src/dataplanes/userspace/tcp.ts';
 import {
   blackholePort, closedPort, ep, eventually, harness, HOST, nameServer, openConnection, request, sleep, tcpServer,
 } from './sockets.ts';
@@ -190,6 +191,39 @@ describe('userspace TCP forwarder (loopback)', { concurrency: false, timeout: 30
       busy.destroy();
     } finally {
       await h.close();
+      await echo.close();
+    }
+  });
+  it('close(false) ends every connection, one still connecting to an endpoint that does not answer included: counted closed, the listener drained', async () => {
+    const hole = await blackholePort();
+    const echo = await tcpServer((s) => { s.on('error', () => undefined); s.pipe(s); });
+    // A long connect timeout and idle timeout: nothing but close() may end these connections.
+    const h = await harness([ep(hole.port)], { settings: { connectTimeoutMs: 60_000, idleTimeoutMs: 60_000, maxConnectAttempts: 1 } });
+    const f = h.frontend;
+    assert.ok(f instanceof TcpFrontend);
+    try {
+      const connecting = net.connect({ host: HOST, port: h.port });
+      connecting.on('error', () => undefined);
+      await eventually(() => f.activeConnections === 1, 2000, 'the connect to the endpoint is under way');
+      h.setEndpoints([ep(echo.port)]);
+      const spliced = await openConnection(h.port);
+      assert.equal(f.activeConnections, 2);
+      spliced.on('error', () => undefined);
+      const closed = [connecting, spliced].map((c) => new Promise((resolve) => { if (c.destroyed) resolve(undefined); else c.once('close', resolve); }));
+      await f.close(false);
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        f.drained().then(() => 'drained'),
+        new Promise((resolve) => { timer = setTimeout(resolve, 2000, 'still open'); }),
+      ]);
+      clearTimeout(timer);
+      assert.equal(drained, 'drained', `connections left: ${f.activeConnections}`);
+      await Promise.all(closed);
+      const m = h.metrics.of(h.sp.name.key);
+      assert.equal(m.active, 0, 'both counted closed');
+    } finally {
+      await h.close();
+      hole.close();
       await echo.close();
     }
   });

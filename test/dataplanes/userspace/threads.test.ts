@@ -2,7 +2,7 @@
 // thread's listeners (SO_REUSEPORT) and the kernel spreads connections over them; endpoint
 // changes and removals reach every thread before the sync resolves; metrics from every thread
 // add up; session-affinity ports stay on the main thread; the connection cap is global;
-// close() stops the threads.
+// close() stops the threads and ends every connection, those draining from removed ports too.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -164,4 +164,51 @@ describe('userspace dataplane with serving threads (loopback)', { concurrency: f
     assert.equal(await request(port), 'ERR ECONNREFUSED');
     await echo.close();
   });
+  for (const threads of [1, THREADS]) {
+    it(`close() also ends connections still draining from removed ports and listeners (${threads} thread${threads > 1 ? 's' : ''}): nothing keeps the process alive`, async () => {
+      const echo = await tcpServer((s) => { s.on('error', () => undefined); s.pipe(s); });
+      const [gone, moved] = [await closedPort(), await closedPort()];
+      const { dp } = threaded({ threads });
+      const held: net.Socket[] = [];
+      const hold = async (port: number, n: number): Promise<void> => {
+        for (let i = 0; i < n; i++) {
+          const c = net.connect({ host: HOST, port });
+          c.on('error', () => undefined);
+          c.write('hello');
+          await once(c, 'data');
+          held.push(c);
+        }
+      };
+      try {
+        const removed = makePort('ns1', 'removed', 'http', (s) => { s.clusterIP = HOST; s.port = gone; });
+        const changed = makePort('ns1', 'changed', 'http', (s) => { s.clusterIP = HOST; s.port = moved; });
+        await dp.sync({ full: true, families: [makeSnapshot({ ports: [[removed, [ep(echo.port)]], [changed, [ep(echo.port)]]] })] });
+        await hold(gone, 9);
+        await hold(moved, 9);
+        // One service port removed, the other's ClusterIP listener replaced (its port changed):
+        // both old listeners stop accepting and their connections drain.
+        const other = await closedPort();
+        const changedAgain = makePort('ns1', 'changed', 'http', (s) => { s.clusterIP = HOST; s.port = other; });
+        await dp.sync({ full: false, families: [makeSnapshot({ ports: [[changedAgain, [ep(echo.port)]]], changed: ['ns1/removed', 'ns1/changed'] })] });
+        assert.equal(await request(gone), 'ERR ECONNREFUSED');
+        assert.equal(await request(moved), 'ERR ECONNREFUSED');
+        held[0]?.write('still');
+        assert.equal(((await once(held[0] ?? assert.fail(), 'data')) as [Buffer])[0].toString(), 'still', 'draining');
+        await dp.close();
+        const open = await Promise.all(held.map((c) => new Promise<boolean>((resolve) => {
+          if (c.destroyed) {
+            resolve(false);
+            return;
+          }
+          const timer = setTimeout(() => { resolve(true); }, 2000);
+          c.once('close', () => { clearTimeout(timer); resolve(false); });
+        })));
+        assert.equal(open.filter(Boolean).length, 0, 'every held connection was closed by close()');
+      } finally {
+        for (const c of held) c.destroy();
+        await dp.close();
+        await echo.close();
+      }
+    });
+  }
 });

@@ -12,7 +12,7 @@ import { systemClock } from '../../../util/clock.ts';
 import { categorizeEndpoints } from '../../nftables/categorize.ts';
 import { PassiveHealth } from '../balancers/index.ts';
 import { ConnectionBudget } from '../budget.ts';
-import { PortRuntime, type PortRuntimeDeps } from '../port-runtime.ts';
+import { PortRuntime, RetiredFrontends, type PortRuntimeDeps } from '../port-runtime.ts';
 import { TcpFrontend } from '../tcp.ts';
 import { DeltaMetrics } from './delta-metrics.ts';
 import { isToWorker, isWorkerInit, type FromWorker, type PortMessage } from './protocol.ts';
@@ -37,6 +37,8 @@ const deps: PortRuntimeDeps = {
   reusePort: true,
 };
 const ports = new Map<string, PortRuntime>();
+/** Listeners no longer wanted whose connections drain; closed by closeAll(). */
+const retired = new RetiredFrontends();
 
 function flushMetrics(): void {
   const deltas = metrics.take();
@@ -55,7 +57,7 @@ async function applyPort(m: PortMessage): Promise<void> {
   for (const [k, f] of rt.frontends) {
     if (wanted.get(k)?.port === f.requestedPort) continue;
     rt.frontends.delete(k);
-    void f.close(true);
+    void retired.retire(f);
   }
   const listening: Promise<void>[] = [];
   for (const l of m.listens) {
@@ -80,7 +82,7 @@ function removePort(key: string): void {
   rt.internal.pool = undefined;
   rt.external.pool = undefined;
   rt.external.localClientPool = undefined;
-  for (const f of rt.frontends.values()) void f.close(true);
+  for (const f of rt.frontends.values()) void retired.retire(f);
   rt.frontends.clear();
 }
 
@@ -88,12 +90,15 @@ async function closeAll(): Promise<void> {
   const frontends = [...ports.values()].flatMap((rt) => [...rt.frontends.values()]);
   ports.clear();
   await Promise.all(frontends.map((f) => f.close(false)));
+  const tcp = [...frontends.filter((f) => f instanceof TcpFrontend), ...await retired.closeAll()];
   // Destroyed connections report their close on a later turn of the loop: wait (briefly) so
   // the last metrics include them.
-  const deadline = Date.now() + 500;
-  while (frontends.some((f) => f instanceof TcpFrontend && f.activeConnections > 0) && Date.now() < deadline) {
-    await new Promise((resolve) => { setTimeout(resolve, 5); });
-  }
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(tcp.map((f) => f.drained())),
+    new Promise((resolve) => { timer = setTimeout(resolve, 500); }),
+  ]);
+  clearTimeout(timer);
   flushMetrics();
   send({ type: 'closed' });
 }
