@@ -9,6 +9,7 @@
 //   6 per-packet cost against the 10-service reference node
 
 import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureDataplane, type DataplaneResult } from './dataplane.ts';
 import { ScaleEnv } from './env.ts';
@@ -157,6 +158,14 @@ export async function runShape(shape: Shape, o: RunOptions): Promise<ShapeResult
   } finally {
     monitor?.stop();
     for (const p of procs) if (p.running) await p.stop();
+    // KPT_SCALE_KEEP_LOGS=DIR keeps the proxy's and control plane's logs of this shape.
+    const keep = process.env['KPT_SCALE_KEEP_LOGS'];
+    if (keep !== undefined && keep !== '') {
+      mkdirSync(keep, { recursive: true });
+      for (const f of ['kube-proxy.log', 'control-plane.log']) {
+        if (existsSync(join(env.dir, f))) copyFileSync(join(env.dir, f), join(keep, `${shape.name}-${f}`));
+      }
+    }
     await env.destroy();
   }
 }

@@ -5,6 +5,7 @@
 // partial syncs left behind. Nothing is flushed at start: the first full sync replaces old
 // rules atomically. See README.md.
 
+import { availableParallelism } from 'node:os';
 import type { Dataplane, SyncRequest } from '../dataplane.ts';
 import type { FamilySnapshot, IPFamily } from '../../model/types.ts';
 import { systemClock, type Clock, type Timer } from '../../util/clock.ts';
@@ -147,9 +148,11 @@ export class NftablesDataplane implements Dataplane {
     const script = lines.length > 0 ? `${lines.join('\n')}\n` : '';
     const t1 = this.#clock.monotonic();
     this.#timing.plan += t1 - t0;
-    if (script !== '') {
+    const bulk = work.flatMap((w) => (w.plan.bulk === undefined ? [] : [w.plan.bulk]));
+    if (script !== '' || bulk.length > 0) {
       try {
-        await this.#o.runner.run(script);
+        if (bulk.length === 0) await this.#o.runner.run(script);
+        else await this.#runParallel(script, bulk);
       } catch (err) {
         this.#needFull = true;
         this.#metrics.syncFailed();
@@ -182,6 +185,29 @@ export class NftablesDataplane implements Dataplane {
         this.#metrics.conntrackEntriesDeleted(w.snap.family, n);
       }
     }
+  }
+
+  /**
+   * A cold start's transaction and its bulk element additions: the tables and containers
+   * first, then the main script and the bulk statements spread over parallel nft processes
+   * (one per CPU, the main script counting as one), balanced by size. Nothing of ours was in
+   * the kernel, so there is no old ruleset that a non-atomic start could break; a failure of
+   * any part makes the next sync a rewrite that reconciles with whatever got in.
+   */
+  async #runParallel(script: string, bulk: readonly NonNullable<FamilyPlan['bulk']>[]): Promise<void> {
+    const prelude = bulk.flatMap((b) => b.prelude);
+    if (prelude.length > 0) await this.#o.runner.run(`${prelude.join('\n')}\n`);
+    const workers = Math.max(1, Math.min(availableParallelism(), 4));
+    const groups: { lines: string[]; size: number }[] = [{ lines: script === '' ? [] : [script], size: script.length }];
+    for (let i = 1; i < workers; i++) groups.push({ lines: [], size: 0 });
+    for (const statement of bulk.flatMap((b) => b.statements)) {
+      let lightest = groups[0];
+      for (const g of groups) if (lightest === undefined || g.size < lightest.size) lightest = g;
+      if (lightest === undefined) break;
+      lightest.lines.push(`${statement}\n`);
+      lightest.size += statement.length;
+    }
+    await Promise.all(groups.filter((g) => g.lines.length > 0).map((g) => this.#o.runner.run(g.lines.join(''))));
   }
 
   #report(w: FamilyWork, seconds: number): void {

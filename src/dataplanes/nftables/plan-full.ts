@@ -14,7 +14,7 @@
 
 import * as N from './names.ts';
 import type { FamilyContext } from './options.ts';
-import { deleteElement, ElementAdds, newStats, Sections, writeServiceChain, type FamilyPlan } from './plan-common.ts';
+import { deleteElement, ElementAdds, newStats, Sections, verdictFree, writeServiceChain, type FamilyPlan } from './plan-common.ts';
 import { chainDeclText, elementKeyText, elementPayloadText, hairpinKey, nameOfId, objId, ruleText, setDeclText, tableOfId, type ServiceFragment, type TableRuleset } from './ruleset.ts';
 import { chainHash, child, effectivePayload, replaceFragment, setSignature, toRecord, type FamilyState, type FragmentRecord } from './state.ts';
 
@@ -43,6 +43,9 @@ export interface FullPlanInput {
   readonly shards: number;
   readonly now: number;
 }
+
+/** Below this many element additions a cold start stays one transaction. */
+export const BULK_MIN_ELEMENTS = 20_000;
 
 /** Containers reconciled by diff in a table. */
 function containersOf(table: string): string[] {
@@ -156,16 +159,30 @@ export function planFull(state: FamilyState, input: FullPlanInput): FamilyPlan {
     }
   }
   const hairpinId = objId(N.TABLE, N.HAIRPIN_SET);
-  if (input.rewrite) s.flush.push(`flush set ${f} ${hairpinId}`);
+  // (Not on a cold start: the set is new, and its elements may be added by a parallel transaction.)
+  if (input.rewrite && !(input.kernel !== undefined && input.kernel.tables.size === 0)) s.flush.push(`flush set ${f} ${hairpinId}`);
   for (const ip of hairpin) {
     if (!input.rewrite && state.hairpin.has(ip)) continue;
     adds.add(hairpinId, hairpinKey(ip), '');
   }
-  adds.emit(s.addElements, f, input.ctx);
+  // Cold start with many elements: the verdict-free ones may be added by parallel transactions.
+  const cold = input.kernel !== undefined && input.kernel.tables.size === 0 && adds.size >= BULK_MIN_ELEMENTS;
+  const bulkStatements: string[] = [];
+  adds.emit(s.addElements, f, input.ctx, undefined, cold ? { accepts: verdictFree, to: bulkStatements } : undefined);
+  const bulk = bulkStatements.length > 0
+    ? {
+      prelude: s.declare.filter((l) => {
+        const w = l.split(' ', 5);
+        return w[1] === 'table' || ((w[1] === 'set' || w[1] === 'map') && verdictFree(`${w[3] ?? ''} ${w[4] ?? ''}`));
+      }),
+      statements: bulkStatements,
+    }
+    : undefined;
 
   return {
     sections: s,
     stats,
+    ...(bulk === undefined ? {} : { bulk }),
     commit(): void {
       state.fragments.clear();
       state.portsByService.clear();

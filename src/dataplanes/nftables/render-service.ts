@@ -26,7 +26,8 @@
 // kernel names every anonymous set by scanning the table's sets, which made a 10k-service
 // ruleset take ~100 s to load; the cascade needs one chain per service port and no anonymous
 // sets. Hairpin masquerade, done by upstream's endpoint chains, is one lookup in postrouting
-// (render-base.ts) over the hairpin set this renderer feeds.
+// (render-base.ts) over the hairpin set this renderer feeds with the local endpoints (and
+// those whose node is unknown): only they can be a client reaching itself through this node.
 
 import type { Endpoint, ServicePort } from '../../model/types.ts';
 import { externallyAccessible, usesClusterEndpoints, usesLocalEndpoints } from '../../model/types.ts';
@@ -223,7 +224,9 @@ export function renderServicePort(ctx: FamilyContext, sp: ServicePort, cat: Cate
   const chainList: NftChain[] = [];
   for (const [name, rules] of chains) chainList.push({ table, name, rules });
   chainList.push(...firewall);
+  // Only a pod on this node can reach itself through a service: its packet is DNATed here, so
+  // the endpoint it hairpins to is local. Endpoints whose slice names no node may be anywhere.
   const hairpin = new Set<string>();
-  for (const ep of cat.allReachableEndpoints) hairpin.add(ep.ip);
+  for (const ep of cat.allReachableEndpoints) if (ep.isLocal || ep.nodeName === undefined) hairpin.add(ep.ip);
   return { portKey: spn.key, serviceKey: spn.service, table, chains: chainList, sets, elements, hairpin: [...hairpin], lb, noLocalInternal, noLocalExternal };
 }

@@ -214,6 +214,28 @@ describe('nftables dataplane on the real kernel', { skip, concurrency: false }, 
     });
   });
 
+  it('cold start with many elements: prelude, then the main transaction and bulk elements in parallel; the kernel equals the record', async () => {
+    await withNetns('nft-cold', async (ns) => {
+      const { dp, runner } = setup(ns);
+      // 2,500 ClusterIP services × 10 endpoints: 25k backends, above BULK_MIN_ELEMENTS.
+      const many = Array.from({ length: 2_500 }, (_, i) => [
+        makePort('ns', `bulk${String(i)}`, 'p80', (x) => { x.clusterIP = `172.31.${String(i >> 8)}.${String(i & 255)}`; }),
+        Array.from({ length: 10 }, (_, j) => makeEndpoint(`10.2.${String(i >> 8)}.${String((i & 255))}`, 8000 + j)),
+      ] as const);
+      await dp.sync({ full: true, families: [makeSnapshot({ ports: [...many, npSvc(1, 2)] })] });
+      assert.ok(runner.scripts.length >= 3, `${String(runner.scripts.length)} transactions`);
+      assert.match(runner.scripts[0] ?? '', /^add table ip kube-proxy/m, 'the prelude creates the tables first');
+      assert.doesNotMatch(runner.scripts[0] ?? '', /elements = /, 'the prelude holds no elements');
+      await assertKernelMatchesRecord(dp, runner);
+      // Now warm: the next full sync is one transaction again, and changes nothing.
+      const before = runner.scripts.length;
+      await dp.sync({ full: true, families: [makeSnapshot({ ports: [...many, npSvc(1, 2)] })] });
+      assert.ok(runner.scripts.length - before <= 1);
+      assert.doesNotMatch(runner.scripts.slice(before).join(''), /elements = /);
+      await assertKernelMatchesRecord(dp, runner);
+    });
+  });
+
   it('cleanup removes our tables and leaves others alone', async () => {
     await withNetns('nft-clean', async (ns) => {
       const { dp } = setup(ns);

@@ -1,6 +1,7 @@
 // Packet-flow tests through the rendered ruleset (ports of upstream's runPacketFlowTests cases).
 
 import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
 import { renderFamily } from '../../../src/dataplanes/nftables/render.ts';
 import type { NftablesRenderOptions } from '../../../src/dataplanes/nftables/options.ts';
 import type { FamilySnapshot } from '../../../src/model/types.ts';
@@ -193,6 +194,22 @@ describe('nftables packet flows', () => {
       { name: 'pod to cluster IP', src: 'fd00:10::2', dst: 'fd00:172:30::41', port: 80, output: '[fd00:10:180::1]:80, [fd00:10:180::2:1]:80' },
       { name: 'external to NodePort', src: '2600:5200::1', dst: '2001:db8::1', port: 3001, output: '[fd00:10:180::1]:80, [fd00:10:180::2:1]:80', masq: true },
       { name: 'unallocated', src: 'fd00:10::2', dst: 'fd00:10:96::9', port: 80, output: 'DROP' },
+    ]);
+  });
+
+  it('hairpin: local endpoints and endpoints of unknown node are masqueraded when they reach themselves; remote ones cannot hairpin here', () => {
+    const sp = makePort('ns1', 'hp', 'p80', (x) => { x.clusterIP = '172.30.0.60'; });
+    const eps = [
+      makeEndpoint('10.180.0.61', 80, (e) => { e.isLocal = true; e.nodeName = 'node-1'; }),
+      makeEndpoint('10.180.0.62', 80),
+      makeEndpoint('10.180.0.63', 80, (e) => { e.nodeName = 'node-2'; }),
+    ];
+    const ruleset = renderFamily(makeSnapshot({ ports: [[sp, eps]] }), testOptions('IPv4'));
+    const frag = [...ruleset.services.values()][0];
+    assert.ok(frag);
+    assert.deepEqual([...frag.hairpin].sort(), ['10.180.0.61', '10.180.0.62']);
+    flows(makeSnapshot({ ports: [[sp, [eps[0] ?? assert.fail()]]] }), [
+      { name: 'local pod to itself', src: '10.180.0.61', dst: '172.30.0.60', port: 80, output: '10.180.0.61:80', masq: true },
     ]);
   });
 });
