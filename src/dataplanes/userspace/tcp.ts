@@ -6,9 +6,10 @@
 // keeps them out of rotation), and an idle timeout reaps connections with no traffic either way.
 //
 // The per-connection and per-chunk paths are kept lean because that is what the load pays for
-// (see bench/README.md): no stream.pipe (a dozen listeners and closures per direction); the
-// endpoint → client direction bypasses the Readable machinery (net's `onread`: one shared read
-// buffer per thread, a copy out per chunk); no timer per socket (connect timeouts share one
+// (see bench/README.md): no stream.pipe (a dozen listeners and closures per direction); both
+// directions bypass the Readable machinery (net's `onread`: one shared read buffer per thread,
+// a copy out per chunk; client sockets are made by the frontend for that, acceptSockets); no
+// timer per socket (connect timeouts share one
 // FIFO per listener, deadlines.ts; idle timeouts are a periodic sweep over byte counters, so
 // nothing runs per chunk); the client address is only looked up (getpeername) when the route or
 // the balancer needs it; and a side whose peer has already finished both ways is closed
@@ -85,8 +86,12 @@ class TcpConnection {
   #seenBytes = 0;
   #activeAt = -1;
 
-  constructor(client: net.Socket, clientIP: string, pool: EndpointPool, frontend: TcpFrontend, deps: ForwarderDeps) {
+  /** The client socket reads through `fromClient` (an onread socket made by acceptSockets), not 'data' events. */
+  readonly #onread: boolean;
+
+  constructor(client: net.Socket, clientIP: string, pool: EndpointPool, frontend: TcpFrontend, deps: ForwarderDeps, onread: boolean) {
     this.#client = client;
+    this.#onread = onread;
     this.#clientIP = clientIP;
     this.#pool = pool;
     this.#frontend = frontend;
@@ -208,14 +213,22 @@ class TcpConnection {
     this.#spliced = true;
     this.#open = 2;
     up.on('close', () => { this.#closedOne(); });
-    // client → endpoint: 'data' events (an accepted socket cannot take an onread buffer).
-    client.on('data', (chunk: Buffer) => { if (!up.write(chunk)) client.pause(); });
+    // client → endpoint: the onread callback (fromClient) when the frontend made the client
+    // socket, else 'data' events; the endpoint draining resumes reading either way.
+    if (!this.#onread) client.on('data', (chunk: Buffer) => { if (!up.write(chunk)) client.pause(); });
     up.on('drain', () => { client.resume(); });
     // endpoint → client: the onread callback set at connect; the client draining resumes it.
     client.on('drain', () => { up.resume(); });
     passEnd(client, up);
     passEnd(up, client);
     client.resume();
+  }
+
+  /** A chunk from the client (onread sockets): copied out of the shared buffer and written on; false pauses reading until the endpoint drains. */
+  fromClient(n: number, buf: Uint8Array): boolean {
+    const up = this.#upstream;
+    if (up === undefined || !this.#spliced) return false;
+    return up.write(copyOut(buf, n));
   }
 
   #closedOne(): void {
@@ -233,11 +246,51 @@ class TcpConnection {
 }
 
 /**
- * The read buffer of every endpoint socket of this thread. Reused at once after each read:
- * what is read is copied out before anything else can read into it (a write that cannot complete
- * at once keeps a reference to its chunk, so the chunk must not be this buffer).
+ * The read buffer of every socket of this thread (endpoint sockets, and client sockets made by
+ * acceptSockets). Reused at once after each read: what is read is copied out before anything
+ * else can read into it (a write that cannot complete at once keeps a reference to its chunk,
+ * so the chunk must not be this buffer).
  */
 const UPSTREAM_READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+
+/** What acceptSockets needs of net's listening handle (TCPWrap): its accept callback. */
+interface ListenHandle {
+  onconnection: (this: ListenHandle, status: number, clientHandle: object | undefined) => void;
+}
+
+function listenHandle(server: net.Server): ListenHandle | undefined {
+  const h: unknown = (server as unknown as { _handle?: unknown })._handle;
+  if (typeof h !== 'object' || h === null || typeof (h as Partial<ListenHandle>).onconnection !== 'function') return undefined;
+  return h as ListenHandle;
+}
+
+/**
+ * Make the client sockets of `server` ourselves, each with an onread callback (the client →
+ * endpoint direction then skips the Readable machinery, as the other direction does), instead
+ * of net.Server's own socket per connection: net's accept callback on the listening handle is
+ * replaced; errors still go to it. net has no public way to give accepted sockets an onread
+ * buffer; Node is pinned (package.json), and without the handle's callback (another Node) this
+ * returns false and the server's 'connection' path with 'data' events is used.
+ */
+function acceptSockets(server: net.Server, onSocket: (client: net.Socket, pending: { conn: TcpConnection | undefined }) => void): boolean {
+  const h = listenHandle(server);
+  if (h === undefined) return false;
+  const netAccept = h.onconnection;
+  h.onconnection = function onconnection(status, clientHandle) {
+    if (status !== 0 || clientHandle === undefined) {
+      netAccept.call(this, status, clientHandle);
+      return;
+    }
+    const pending: { conn: TcpConnection | undefined } = { conn: undefined };
+    const client = new net.Socket({
+      handle: clientHandle, allowHalfOpen: true, pauseOnCreate: true, readable: true, writable: true,
+      onread: { buffer: UPSTREAM_READ_BUFFER, callback: (n: number, buf: Uint8Array) => pending.conn?.fromClient(n, buf) ?? false },
+    } as net.SocketConstructorOpts);
+    client.setNoDelay(true);
+    onSocket(client, pending);
+  };
+  return true;
+}
 
 function copyOut(buf: Uint8Array, n: number): Buffer {
   const chunk = Buffer.allocUnsafe(n);
@@ -270,6 +323,8 @@ export class TcpFrontend {
   #idleSweep: Timer | undefined;
   #port = 0;
   #closed = false;
+  /** Client sockets are made by acceptSockets (onread), not by net.Server. */
+  #onread = false;
   /** Resolves drained(): set once asked, called when closed with no connection left. */
   #onDrained: (() => void) | undefined;
   #drained: Promise<void> | undefined;
@@ -283,7 +338,7 @@ export class TcpFrontend {
     this.#deps = deps;
     this.#reusePort = reusePort;
     this.#deadlines = new DeadlineQueue<TcpConnection>(deps.clock, deps.settings.connectTimeoutMs, (c) => { c.connectTimedOut(); });
-    this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (c) => { this.#accept(c); });
+    this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (c) => { this.#accept(c, false); });
   }
 
   /** The bound port (the kernel's choice when requestedPort was 0). */
@@ -302,6 +357,7 @@ export class TcpFrontend {
       this.#server.listen({ host: this.host, port: this.requestedPort, backlog: 4096, ipv6Only: net.isIPv6(this.host), reusePort: this.#reusePort }, () => {
         this.#server.removeListener('error', onError);
         this.#server.on('error', (err) => { this.#deps.logger.error({ err, host: this.host, port: this.#port }, 'userspace TCP listener error'); });
+        this.#onread = acceptSockets(this.#server, (c, pending) => { pending.conn = this.#accept(c, true); });
         const addr = this.#server.address();
         this.#port = typeof addr === 'object' && addr !== null ? addr.port : 0;
         // Closed while the bind was under way: do not keep listening.
@@ -363,7 +419,12 @@ export class TcpFrontend {
     this.#checkDrained();
   }
 
-  #accept(client: net.Socket): void {
+  /** Whether accepted client sockets read through onread (acceptSockets) rather than 'data' events. */
+  get readsWithOnread(): boolean {
+    return this.#onread;
+  }
+
+  #accept(client: net.Socket, onread: boolean): TcpConnection | undefined {
     const route = this.route;
     // getpeername only when something needs the address (node-local routing, affinity, hashing).
     let clientIP = route.needsClientIP ? normalizeClientIP(client.remoteAddress) : '';
@@ -374,19 +435,20 @@ export class TcpFrontend {
       client.on('error', () => undefined);
       this.#deps.metrics.refused(route.name, 'no-endpoints');
       resetSocket(client);
-      return;
+      return undefined;
     }
     if (!this.#deps.budget.acquire(route.name)) {
       client.on('error', () => undefined);
       resetSocket(client);
-      return;
+      return undefined;
     }
     if (clientIP === '' && pool.needsClientIP) clientIP = normalizeClientIP(client.remoteAddress);
     this.#deps.metrics.connectionOpened(route.name);
-    const conn = new TcpConnection(client, clientIP, pool, this, this.#deps);
+    const conn = new TcpConnection(client, clientIP, pool, this, this.#deps, onread);
     this.#connections.add(conn);
     this.#armIdleSweep();
     conn.start();
+    return conn;
   }
 
   #armIdleSweep(): void {

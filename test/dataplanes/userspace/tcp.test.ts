@@ -78,6 +78,51 @@ describe('userspace TCP forwarder (loopback)', { concurrency: false, timeout: 30
     }
   });
 
+  it('carries a large upload intact (client → endpoint, read through onread), with backpressure reaching the client', async () => {
+    const TOTAL = 64 * 1024 * 1024;
+    const chunk = randomBytes(1024 * 1024);
+    const expected = createHash('sha256');
+    for (let i = 0; i < TOTAL / chunk.length; i++) expected.update(chunk);
+    let server: net.Socket | undefined;
+    const backend = await tcpServer((s) => { s.pause(); server = s; });
+    const h = await harness([ep(backend.port)]);
+    try {
+      assert.ok(h.frontend instanceof TcpFrontend && h.frontend.readsWithOnread, 'client sockets read through onread (else the \'data\' fallback is in use)');
+      const c = net.connect({ host: HOST, port: h.port });
+      c.on('error', () => undefined);
+      await once(c, 'connect');
+      let sent = 0;
+      let stalledAt = -1;
+      const pump = (): void => {
+        while (sent < TOTAL) {
+          sent += chunk.length;
+          if (!c.write(chunk)) {
+            if (stalledAt < 0) stalledAt = sent;
+            c.once('drain', pump);
+            return;
+          }
+        }
+        c.end();
+      };
+      pump();
+      await eventually(() => server !== undefined, 2000, 'the endpoint accepted');
+      await sleep(300); // the endpoint reads nothing for a while
+      assert.ok(stalledAt > 0 && sent < TOTAL / 2, `the client wrote ${sent} bytes while the endpoint read nothing: backpressure did not reach it`);
+      const s = server ?? assert.fail();
+      const hash = createHash('sha256');
+      let got = 0;
+      s.on('data', (d: Buffer) => { got += d.length; hash.update(d); });
+      s.resume();
+      await once(s, 'end');
+      assert.equal(got, TOTAL);
+      assert.equal(hash.digest('hex'), expected.digest('hex'));
+      c.destroy();
+    } finally {
+      await h.close();
+      await backend.close();
+    }
+  });
+
   it('honours half-close: the client shuts down writing, the server still answers', async () => {
     const backend = await tcpServer((s) => {
       let req = '';
