@@ -15,7 +15,15 @@ import { silentLogger } from '../../src/util/logger.ts';
 import { bulkObjects, parseShape } from './objects.ts';
 
 const shape = parseShape(process.argv[2] ?? '10000x10');
-const t = (label: string, t0: number): number => { const now = performance.now(); process.stdout.write(`${label}: ${(now - t0).toFixed(0)} ms\n`); return now; };
+// With --expose-gc, each step also prints the heap retained after a full collection.
+const gc = (globalThis as { gc?: () => void }).gc;
+const retained = (): string => {
+  if (gc === undefined) return '';
+  gc();
+  const m = process.memoryUsage();
+  return ` (retained heap ${(m.heapUsed / 2 ** 20).toFixed(0)} MiB, rss ${(m.rss / 2 ** 20).toFixed(0)} MiB)`;
+};
+const t = (label: string, t0: number): number => { const now = performance.now(); process.stdout.write(`${label}: ${(now - t0).toFixed(0)} ms${retained()}\n`); return performance.now(); };
 
 let t0 = performance.now();
 const svcs: unknown[] = [];
@@ -31,9 +39,11 @@ t0 = t(`build ${String(svcText.length + sliceText.length)} bytes of JSON`, t0);
 
 let notified = 0;
 const state = new ProxyState({ nodeName: 'scale-node', families: ['IPv4', 'IPv6'], logger: silentLogger(), onChange: () => { notified++; state.pending(); } });
+const stores: ObjectStore[] = []; // kept, as the daemon's reflectors keep theirs
 const feed = (text: string, spec: ReturnType<typeof servicesResource>, add: (o: Parameters<ProxyState['onServiceAdd']>[0]) => void): void => {
   const doc = JSON.parse(text) as { items: unknown[] };
   const store = new ObjectStore();
+  stores.push(store);
   const valid = [];
   for (const raw of doc.items) { const v = validateObject(raw, spec); if (v.ok) valid.push(v.obj); }
   store.replace(valid, { add, update: () => undefined, delete: () => undefined });
@@ -56,3 +66,14 @@ const dp = new NftablesDataplane({ runner, logger: silentLogger(), render: { loc
 await dp.sync({ full: true, families: snaps.families });
 t('full sync (render + plan + script)', t0);
 process.stdout.write(`notifications: ${String(notified)}; heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB\n`);
+{
+  const m = process.memoryUsage();
+  const mib = (x: number): string => (x / 2 ** 20).toFixed(0);
+  process.stdout.write(`memory: rss ${mib(m.rss)} MiB, heapTotal ${mib(m.heapTotal)}, heapUsed ${mib(m.heapUsed)}, external ${mib(m.external)}, arrayBuffers ${mib(m.arrayBuffers)}\n`);
+}
+// KPT_HEAP_SNAPSHOT=/tmp/x.heapsnapshot writes a heap snapshot at the end (keeps dp and state alive).
+const snapshotPath = process.env['KPT_HEAP_SNAPSHOT'];
+if (snapshotPath !== undefined && snapshotPath !== '') {
+  (await import('node:v8')).writeHeapSnapshot(snapshotPath);
+  process.stdout.write(`heap snapshot: ${snapshotPath} (${String(dp.mode)}, ${String(state.takeSnapshots().families.length)} families)\n`);
+}

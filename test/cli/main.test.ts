@@ -94,6 +94,9 @@ describe('kube-proxy-ts daemon on the embedded control plane', { skip: !canUseNe
           const body = JSON.parse(healthz.split('\n')[0] ?? '') as { healthy: boolean; nodeEligible: boolean };
           assert.equal(body.healthy, true);
           assert.equal(body.nodeEligible, true, 'our Node is registered in the embedded control plane');
+          // bin.ts re-executed itself (same pid) with the young generation capped (memory).
+          const cmdline = readFileSync(`/proc/${String(proc.pid)}/cmdline`, 'utf8').split('\0');
+          assert.ok(cmdline.includes('--max-semi-space-size=8'), cmdline.join(' '));
           const svc = [
             'apiVersion: v1', 'kind: Service', 'metadata: {name: web, namespace: default}',
             'spec: {clusterIP: 10.96.0.80, ports: [{name: http, port: 80, targetPort: 8080}]}', '---',

@@ -63,7 +63,10 @@ export class RecordingHandlers implements ProxyHandlers {
     const key = keyOf(o);
     const known = this.state[kind].get(key);
     if (known === undefined) this.problems.push(`update of unknown ${kind} ${key}`);
-    else if (known !== old) this.problems.push(`update of ${kind} ${key}: old is not the last delivered object`);
+    // The store keeps identities only (store.ts): old must be the last delivered version.
+    else if (keyOf(old) !== key || old.metadata.resourceVersion !== known.metadata.resourceVersion || old.metadata.uid !== known.metadata.uid) {
+      this.problems.push(`update of ${kind} ${key}: old is not the last delivered version`);
+    }
     if (old.metadata.resourceVersion === o.metadata.resourceVersion) this.problems.push(`update of ${kind} ${key} without a new resourceVersion`);
     this.state[kind].set(key, o);
     this.events.push({ kind, type: 'update', key, rv: o.metadata.resourceVersion ?? '' });

@@ -26,6 +26,24 @@ function recorder(): { sink: StoreSink; log: string[] } {
 }
 
 describe('ObjectStore', () => {
+  it('keeps identities only: the handlers get whole new objects, and slim old/deleted ones', () => {
+    const s = new ObjectStore();
+    const seen: KubeObject[] = [];
+    const sink: StoreSink = { add: (o) => seen.push(o), update: (a, b) => seen.push(a, b), delete: (o) => seen.push(o) };
+    const big: KubeObject = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'a', namespace: 'default', resourceVersion: '1', uid: 'u1', labels: { x: 'y' } }, spec: { ports: [] } };
+    s.upsert(big, sink);
+    assert.equal(seen[0], big, 'add carries the object itself');
+    assert.deepEqual(s.get('default/a'), { apiVersion: 'v1', kind: 'Service', metadata: { name: 'a', namespace: 'default', resourceVersion: '1', uid: 'u1' } });
+    s.upsert({ ...big, metadata: { ...big.metadata, resourceVersion: '2' } }, sink);
+    const [, old, current, gone] = seen;
+    assert.deepEqual(old, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'a', namespace: 'default', resourceVersion: '1', uid: 'u1' } });
+    assert.ok(current && 'spec' in current, 'the new version is whole');
+    s.replace([], sink);
+    const deleted = seen[3];
+    assert.ok(gone === undefined && deleted !== undefined);
+    assert.deepEqual(deleted, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'a', namespace: 'default', resourceVersion: '2', uid: 'u1' } });
+  });
+
   it('replace() emits adds, updates for a new resourceVersion only, and deletes', () => {
     const s = new ObjectStore();
     const r = recorder();

@@ -16,7 +16,7 @@ import * as N from './names.ts';
 import type { FamilyContext } from './options.ts';
 import { deleteElement, ElementAdds, newStats, Sections, verdictFree, writeServiceChain, type FamilyPlan } from './plan-common.ts';
 import { chainDeclText, elementKeyText, elementPayloadText, hairpinKey, nameOfId, objId, ruleText, setDeclText, tableOfId, type ServiceFragment, type TableRuleset } from './ruleset.ts';
-import { chainHash, child, effectivePayload, replaceFragment, setSignature, toRecord, type FamilyState, type FragmentRecord } from './state.ts';
+import { chainHash, child, effectivePayload, replaceFragment, setSignature, toRecord, withOwner, type FamilyState, type FragmentRecord, type OwnerEntry } from './state.ts';
 
 /** What the kernel holds according to a fresh read (names and elements). */
 export interface KernelView {
@@ -97,7 +97,7 @@ export function planFull(state: FamilyState, input: FullPlanInput): FamilyPlan {
   const records = new Map<string, FragmentRecord>();
   const wantChains = new Map<string, string>();
   const wantSets = new Map<string, string>();
-  const wantOwners = new Map<string, Map<string, Map<string, string>>>();
+  const wantOwners = new Map<string, Map<string, OwnerEntry>>();
   const hairpin = new Set<string>();
   for (const [portKey, frag] of input.fragments) {
     const rec = toRecord(frag);
@@ -120,7 +120,11 @@ export function planFull(state: FamilyState, input: FullPlanInput): FamilyPlan {
       if (!input.rewrite && !recreate && present && state.chains.get(id) === hash) continue;
       writeServiceChain(s, f, id, c.rules, present, stats);
     }
-    for (const [container, key, payload] of rec.elements) child(child(wantOwners, container), key).set(portKey, payload);
+    for (const [container, key, payload] of rec.elements) {
+      const byKey = child(wantOwners, container);
+      const next = withOwner(byKey.get(key), portKey, payload);
+      if (next !== undefined) byKey.set(key, next);
+    }
     for (const ip of frag.hairpin) hairpin.add(ip);
   }
 

@@ -8,7 +8,7 @@ import type { FamilyContext } from './options.ts';
 import { deferrable, deleteElement, ElementAdds, newStats, Sections, writeServiceChain, type FamilyPlan } from './plan-common.ts';
 import { backendsMapDecls, renderLbChain } from './render-base.ts';
 import { hairpinKey, objId, setDeclText, tableOfId, type ServiceFragment } from './ruleset.ts';
-import { chainHash, child, effectivePayload, replaceFragment, setOwner, setSignature, toRecord, type FamilyState, type FragmentRecord } from './state.ts';
+import { chainHash, child, effectivePayload, ownerPairs, replaceFragment, setOwner, setSignature, toRecord, type FamilyState, type FragmentRecord } from './state.ts';
 import { HAIRPIN_SET, lbChain, TABLE } from './names.ts';
 
 /** Port key → its new fragment (undefined: the port is gone or skipped). */
@@ -107,7 +107,7 @@ export function planPartial(state: FamilyState, ctx: FamilyContext, updates: Upd
   const elementUpdates: [string, string, string | undefined][] = [];
   for (const [container, byKey] of elementOwners) {
     for (const [key, changes] of byKey) {
-      const merged = new Map(state.owners.get(container)?.get(key) ?? []);
+      const merged = new Map(ownerPairs(state.owners.get(container)?.get(key)));
       for (const [owner, payload] of changes) {
         if (payload === undefined) merged.delete(owner);
         else merged.set(owner, payload);

@@ -104,6 +104,21 @@ export function objId(table: string | undefined, name: string): string {
   return `${table ?? TABLE} ${name}`;
 }
 
+const containerIds = new Map<string, string>();
+
+/**
+ * objId of an element container, one shared string per container: every element record names
+ * its container, and 100k copies of "kube-proxy lb-backends-tcp" are megabytes. Bounded: tables
+ * × the fixed container names.
+ */
+export function containerId(table: string | undefined, name: string): string {
+  const id = objId(table, name);
+  const have = containerIds.get(id);
+  if (have !== undefined) return have;
+  containerIds.set(id, id);
+  return id;
+}
+
 export function tableOfId(id: string): string {
   return id.slice(0, id.indexOf(' '));
 }

@@ -6,7 +6,7 @@
 
 import type { IPFamily, ServiceKey } from '../../model/types.ts';
 import type { NftFamily, NftChain, NftSetDecl, ServiceFragment } from './ruleset.ts';
-import { elementKeyText, elementPayloadText, objId } from './ruleset.ts';
+import { containerId, elementKeyText, elementPayloadText, objId } from './ruleset.ts';
 
 /** A compact record of one rendered service port (rules are kept only as hashes). */
 export interface FragmentRecord {
@@ -56,8 +56,8 @@ export class FamilyState {
   // --- what we asked for ---
   readonly fragments = new Map<string, FragmentRecord>();
   readonly portsByService = new Map<ServiceKey, Set<string>>();
-  /** container → key → owning port key → payload (two services may claim one key). */
-  readonly owners = new Map<string, Map<string, Map<string, string>>>();
+  /** container → key → owning port(s) and payload (two services may claim one key). */
+  readonly owners = new Map<string, Map<string, OwnerEntry>>();
   noLocalInternal = 0;
   noLocalExternal = 0;
 
@@ -117,19 +117,55 @@ export function toRecord(f: ServiceFragment): FragmentRecord {
     table: f.table,
     chains: new Map(f.chains.map((c) => [objId(c.table, c.name), chainHash(c)])),
     sets: new Map(f.sets.map((s) => [objId(s.table, s.name), setSignature(s)])),
-    elements: f.elements.map((e) => [objId(e.table, e.set), elementKeyText(e), elementPayloadText(e)] as const),
+    elements: f.elements.map((e) => [containerId(e.table, e.set), elementKeyText(e), elementPayloadText(e)] as const),
     hairpin: f.hairpin,
     noLocalInternal: f.noLocalInternal,
     noLocalExternal: f.noLocalExternal,
   };
 }
 
+/**
+ * Who wants an element and with which payload. Almost every key has one owner, kept as a pair:
+ * a Map per key cost ~200 bytes × every element (25 MiB at 10k services × 10 endpoints).
+ */
+export type OwnerEntry = readonly [owner: string, payload: string] | ReadonlyMap<string, string>;
+
+/** The (owner, payload) pairs of an entry. */
+export function ownerPairs(e: OwnerEntry | undefined): Iterable<readonly [string, string]> {
+  if (e === undefined) return [];
+  return isPair(e) ? [e] : e;
+}
+
+function isPair(e: OwnerEntry): e is readonly [string, string] {
+  return Array.isArray(e);
+}
+
+/** `e` with `owner` wanting `payload` (undefined: no longer wanting); undefined when nobody is left. */
+export function withOwner(e: OwnerEntry | undefined, owner: string, payload: string | undefined): OwnerEntry | undefined {
+  if (e === undefined) return payload === undefined ? undefined : [owner, payload];
+  if (isPair(e)) {
+    if (e[0] === owner) return payload === undefined ? undefined : [owner, payload];
+    if (payload === undefined) return e;
+    return new Map([e, [owner, payload]]);
+  }
+  if (payload === undefined && !e.has(owner)) return e;
+  const m = new Map(e);
+  if (payload === undefined) m.delete(owner);
+  else m.set(owner, payload);
+  if (m.size === 0) return undefined;
+  if (m.size === 1) {
+    const [only] = m;
+    return only;
+  }
+  return m;
+}
+
 /** The payload a key resolves to given its owners: the lexically smallest owner wins. */
-export function effectivePayload(owners: ReadonlyMap<string, string> | undefined): string | undefined {
-  if (!owners || owners.size === 0) return undefined;
+export function effectivePayload(owners: OwnerEntry | ReadonlyMap<string, string> | undefined): string | undefined {
+  if (owners === undefined) return undefined;
   let bestKey: string | undefined;
   let best: string | undefined;
-  for (const [k, v] of owners) {
+  for (const [k, v] of ownerPairs(owners)) {
     if (bestKey === undefined || k < bestKey) { bestKey = k; best = v; }
   }
   return best;
@@ -165,13 +201,7 @@ export function replaceFragment(state: FamilyState, portKey: string, rec: Fragme
 /** Record `owner` as wanting payload (undefined: no longer wanting) for one element. */
 export function setOwner(state: FamilyState, container: string, key: string, owner: string, payload: string | undefined): void {
   const byKey = child(state.owners, container);
-  let owners = byKey.get(key);
-  if (payload === undefined) {
-    if (!owners) return;
-    owners.delete(owner);
-    if (owners.size === 0) byKey.delete(key);
-    return;
-  }
-  if (!owners) byKey.set(key, (owners = new Map<string, string>()));
-  owners.set(owner, payload);
+  const next = withOwner(byKey.get(key), owner, payload);
+  if (next === undefined) byKey.delete(key);
+  else byKey.set(key, next);
 }

@@ -1,5 +1,9 @@
-// The reflector's memory: the last known version of every object, so updates carry (old, new)
-// and a relist can be diffed against what the handlers were told.
+// The reflector's memory: the identity and resourceVersion of every object delivered, so a
+// replayed event is recognised, updates carry (old, new) and a relist can be diffed against what
+// the handlers were told. Only that is kept, not the whole object: the handlers keep the model
+// they decoded themselves, and a whole copy of 10k Services and their EndpointSlices costs tens
+// of MiB (the `old` and deleted objects the handlers get are these slim copies; ours only use
+// their names).
 
 import type { KubeObject, ObjectMeta } from '../handlers.ts';
 import type { ResourceSpec } from './resources.ts';
@@ -43,7 +47,7 @@ export class ObjectStore {
   upsert(obj: KubeObject, sink: StoreSink): 'added' | 'updated' | 'unchanged' {
     const key = objectKey(obj.metadata);
     const old = this.objects.get(key);
-    this.objects.set(key, obj);
+    this.objects.set(key, slim(obj));
     if (old === undefined) {
       sink.add(obj);
       return 'added';
@@ -93,6 +97,21 @@ export class ObjectStore {
     }
     return { added, updated, deleted, unchanged };
   }
+}
+
+/** What the store keeps of an object: kind and identity. */
+export function slim(obj: KubeObject): KubeObject {
+  const m = obj.metadata;
+  const metadata: ObjectMeta = {
+    name: m.name, resourceVersion: m.resourceVersion,
+    ...(m.namespace === undefined ? {} : { namespace: m.namespace }),
+    ...(m.uid === undefined ? {} : { uid: m.uid }),
+  };
+  return {
+    ...(typeof obj['apiVersion'] === 'string' ? { apiVersion: obj['apiVersion'] } : {}),
+    ...(typeof obj['kind'] === 'string' ? { kind: obj['kind'] } : {}),
+    metadata,
+  };
 }
 
 export type Validated = { readonly ok: true; readonly obj: KubeObject } | { readonly ok: false; readonly field: string; readonly value: unknown; readonly name: string };
