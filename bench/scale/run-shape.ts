@@ -81,8 +81,10 @@ export async function runShape(shape: Shape, o: RunOptions): Promise<ShapeResult
     for (let r = 0; r < o.fullRepeats; r++) {
       if (r > 0) {
         await proxy.stop();
-        await env.big.node.run('nft', ['delete', 'table', 'ip', 'kube-proxy']);
-        await env.big.node.exec('nft', ['delete', 'table', 'ip6', 'kube-proxy']);
+        // Empty kernel again: every table of ours (kube-proxy, kube-proxy-s1 … when spread).
+        const tables = (await env.big.node.run('nft', ['list', 'tables'])).split('\n')
+          .map((l) => /^table (ip6?) (kube-proxy(?:-s\d+)?)$/.exec(l.trim())).filter((m) => m !== null);
+        for (const m of tables) await env.big.node.run('nft', ['delete', 'table', m[1] ?? 'ip', m[2] ?? 'kube-proxy']);
         proxy = start('0s');
       }
       cold.push(await fullSync(proxy, syncTimeout));
