@@ -16,7 +16,7 @@ import * as N from './names.ts';
 import type { FamilyContext } from './options.ts';
 import { deleteElement, ElementAdds, newStats, Sections, verdictFree, writeServiceChain, type FamilyPlan } from './plan-common.ts';
 import { chainDeclText, elementKeyText, elementPayloadText, hairpinKey, nameOfId, objId, ruleText, setDeclText, tableOfId, type ServiceFragment, type TableRuleset } from './ruleset.ts';
-import { chainHash, child, effectivePayload, replaceFragment, setSignature, toRecord, withOwner, type FamilyState, type FragmentRecord, type OwnerEntry } from './state.ts';
+import { chainHash, child, effectivePayload, replaceFragment, setSignature, recordElements, toRecord, withOwner, type FamilyState, type FragmentRecord, type OwnerEntry } from './state.ts';
 
 /** What the kernel holds according to a fresh read (names and elements). */
 export interface KernelView {
@@ -120,7 +120,7 @@ export function planFull(state: FamilyState, input: FullPlanInput): FamilyPlan {
       if (!input.rewrite && !recreate && present && state.chains.get(id) === hash) continue;
       writeServiceChain(s, f, id, c.rules, present, stats);
     }
-    for (const [container, key, payload] of rec.elements) {
+    for (const [container, key, payload] of recordElements(rec)) {
       const byKey = child(wantOwners, container);
       const next = withOwner(byKey.get(key), portKey, payload);
       if (next !== undefined) byKey.set(key, next);

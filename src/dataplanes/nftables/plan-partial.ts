@@ -8,7 +8,7 @@ import type { FamilyContext } from './options.ts';
 import { deferrable, deleteElement, ElementAdds, newStats, Sections, writeServiceChain, type FamilyPlan } from './plan-common.ts';
 import { backendsMapDecls, renderLbChain } from './render-base.ts';
 import { hairpinKey, objId, setDeclText, tableOfId, type ServiceFragment } from './ruleset.ts';
-import { chainHash, child, effectivePayload, ownerPairs, replaceFragment, setOwner, setSignature, toRecord, type FamilyState, type FragmentRecord } from './state.ts';
+import { chainHash, child, effectivePayload, ownerPairs, recordElements, replaceFragment, setOwner, setSignature, toRecord, type FamilyState, type FragmentRecord } from './state.ts';
 import { HAIRPIN_SET, lbChain, TABLE } from './names.ts';
 
 /** Port key → its new fragment (undefined: the port is gone or skipped). */
@@ -42,8 +42,8 @@ export function planPartial(state: FamilyState, ctx: FamilyContext, updates: Upd
     const old = state.fragments.get(portKey);
     const rec = frag ? toRecord(frag) : undefined;
     newRecords.set(portKey, rec);
-    for (const [container, key] of old?.elements ?? []) note(container, key, portKey, undefined);
-    for (const [container, key, payload] of rec?.elements ?? []) note(container, key, portKey, payload);
+    for (const [container, key] of recordElements(old)) note(container, key, portKey, undefined);
+    for (const [container, key, payload] of recordElements(rec)) note(container, key, portKey, payload);
     for (const id of old?.chains.keys() ?? []) oldChains.add(id);
     for (const id of old?.sets.keys() ?? []) oldSets.add(id);
     if (!frag || !rec) continue;
@@ -164,9 +164,9 @@ export function planPartial(state: FamilyState, ctx: FamilyContext, updates: Upd
     commit(): void {
       for (const [portKey, rec] of newRecords) {
         const old = state.fragments.get(portKey);
-        for (const [container, key] of old?.elements ?? []) setOwner(state, container, key, portKey, undefined);
+        for (const [container, key] of recordElements(old)) setOwner(state, container, key, portKey, undefined);
         replaceFragment(state, portKey, rec);
-        for (const [container, key, payload] of rec?.elements ?? []) setOwner(state, container, key, portKey, payload);
+        for (const [container, key, payload] of recordElements(rec)) setOwner(state, container, key, portKey, payload);
       }
       for (const [id, hash] of fixedUpdates) {
         state.fixedChains.set(id, hash);
