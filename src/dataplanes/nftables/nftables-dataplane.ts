@@ -40,6 +40,13 @@ export interface NftablesDataplaneOptions {
   readonly categorize?: CategorizeFn;
   /** Read chains/sets/maps back from the kernel on full syncs to correct drift (default true). */
   readonly readKernelOnFullSync?: boolean;
+  /**
+   * With a large record (≥ 20k elements), a full sync that is not a rewrite reads the kernel
+   * only if the last read is at least this old (default 10 min): reading 250k elements back
+   * costs ~10 s of nft's CPU, too much for every syncPeriod. Rewrites (start, failure, hourly)
+   * always read it. Drift in a large ruleset is thus corrected within this interval.
+   */
+  readonly kernelReadIntervalMs?: number;
   /** What partial syncs leave behind is deleted once it is this old (default 1000 ms). */
   readonly staleChainDelayMs?: number;
   /**
@@ -70,6 +77,9 @@ interface FamilyWork {
   readonly mode: Mode;
   readonly plan: FamilyPlan;
 }
+
+/** A record this large is read back from the kernel only every kernelReadIntervalMs outside rewrites. */
+const LARGE_RECORD_ELEMENTS = 20_000;
 
 export class NftablesDataplane implements Dataplane {
   readonly mode = 'nftables' as const;
@@ -263,7 +273,10 @@ export class NftablesDataplane implements Dataplane {
     const t1 = this.#clock.monotonic();
     this.#timing.render += t1 - t0;
     let kernel: KernelView | undefined;
-    if (this.#o.readKernelOnFullSync ?? true) {
+    const large = state.elementCount() >= LARGE_RECORD_ELEMENTS;
+    const readDue = rewrite || !large || state.lastKernelReadAt === undefined || now - state.lastKernelReadAt >= (this.#o.kernelReadIntervalMs ?? 600_000);
+    if ((this.#o.readKernelOnFullSync ?? true) && readDue) {
+      state.lastKernelReadAt = now;
       try {
         kernel = await readKernelView(this.#o.runner, ctx.nft);
         this.#metrics.kernelRead(snap.family, (this.#clock.monotonic() - t1) / 1000);

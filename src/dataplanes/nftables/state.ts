@@ -37,6 +37,8 @@ export class FamilyState {
   shards = 0;
   /** Monotonic ms of the last full rewrite. */
   lastRewriteAt: number | undefined;
+  /** Monotonic ms of the last full read of the kernel (names and elements). */
+  lastKernelReadAt: number | undefined;
   // --- the kernel, as far as we know ---
   /** Our tables. */
   readonly tables = new Set<string>();

@@ -33,6 +33,29 @@ const cip = (n: number, eps: readonly string[]): Port => svc(`ns${String(n)}`, `
 const CACHE_FILLING = /^(add rule|add element|delete|insert|replace) /;
 
 describe('nftables dataplane syncs', () => {
+  it('reads the kernel back on every full sync of a small ruleset, and of a large one only on rewrites and every kernelReadIntervalMs', async () => {
+    const reads = async (ports: readonly Port[]): Promise<number[]> => {
+      const runner = new RecordingRunner();
+      const clock = new FakeClock();
+      const dp = new NftablesDataplane({ runner, logger: silentLogger(), render: testOptions(), clock, kernelReadIntervalMs: 600_000 });
+      const out: number[] = [];
+      const full = async (): Promise<void> => {
+        const before = runner.queries.length;
+        await dp.sync({ full: true, families: [makeSnapshot({ ports })] });
+        out.push(runner.queries.length - before);
+      };
+      await full(); // rewrite: the first sync of a process
+      await full(); // resync
+      clock.advance(600_000);
+      await full(); // resync, interval passed
+      return out.map((n) => (n > 0 ? 1 : 0));
+    };
+    assert.deepEqual(await reads([cip(1, ['10.0.1.1'])]), [1, 1, 1], 'small: always');
+    const large = Array.from({ length: 2_100 }, (_, i) => svc(`ns${String(i)}`, `l${String(i)}`, `172.31.${String(i >> 8)}.${String(i & 255)}`, 80,
+      Array.from({ length: 10 }, (_, j) => makeEndpoint(`10.9.${String(i >> 8)}.${String(i & 255)}`, 8000 + j))));
+    assert.deepEqual(await reads(large), [1, 0, 1], 'large: first, then not before the interval');
+  });
+
   it('writes only what changed, defers deletions, then deletes them in a cleanup transaction (TestSyncProxyRulesRepeated)', async () => {
     const { dp, runner, clock } = setup();
     await dp.sync({ full: true, families: [makeSnapshot({ ports: [svc1, svc2] })] });
