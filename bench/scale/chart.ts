@@ -133,6 +133,33 @@ export function renderChart(points: readonly Point[]): string {
   ].join('\n');
 }
 
+/** The newest record of each shape as a Markdown table (docs/performance.md). */
+export function markdownTable(records: readonly RunRecord[], label?: string): string {
+  const best = new Map<string, RunRecord>();
+  for (const r of records) {
+    if (label !== undefined && r.label !== label) continue;
+    const have = best.get(r.shape.shape);
+    if (have === undefined || have.startedAt < r.startedAt) best.set(r.shape.shape, r);
+  }
+  const rows = [...best.values()].sort((a, b) => ORDER.indexOf(a.shape.shape) - ORDER.indexOf(b.shape.shape));
+  const n = (v: number | undefined, d = 1): string => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(d));
+  const lines = [
+    '| shape | full sync s (list · sync) | add Service ms (0 / 1 s) | endpoint change ms (0 / 1 s) | churn p50 / p99 ms | CPU s per 1k changes | RSS MiB steady / peak | control plane MiB | connect p50 / p99 ratio | ClusterIP / direct throughput |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const s = r.shape;
+    const cold = s.fullSync.cold[0];
+    const c = s.churn;
+    const d = s.dataplane;
+    lines.push(`| ${s.shape} | ${n(s.fullSync.coldMedianSeconds, 2)} (${n(cold?.startupAndListSeconds, 2)} · ${n(cold?.syncSeconds, 2)})`
+      + ` | ${n(s.addService.minSync0.medianMs)} / ${n(s.addService.minSync1s.medianMs, 0)} | ${n(s.endpointChange.minSync0.medianMs)} / ${n(s.endpointChange.minSync1s.medianMs)}`
+      + ` | ${n(c?.p50Ms, 0)} / ${n(c?.p99Ms, 0)} | ${n(c?.cpuSecondsPer1000, 2)} | ${n(s.memory.proxySteadyMiB, 0)} / ${n(s.memory.proxyPeakMiB, 0)} | ${n(s.memory.controlPlaneMiB, 0)}`
+      + ` | ${n(d?.connect.p50Ratio, 2)} / ${n(d?.connect.p99Ratio, 2)} | ${n(d?.throughput.ratio, 2)} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 export function loadRecords(dir: string = RESULTS_DIR): RunRecord[] {
   return readdirSync(dir)
     .filter((f) => /^scale-.*\.json$/.test(f))
@@ -141,7 +168,8 @@ export function loadRecords(dir: string = RESULTS_DIR): RunRecord[] {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { label: { type: 'string' }, out: { type: 'string', default: join(import.meta.dirname, '..', '..', 'docs', 'performance-scale.svg') } } });
+  const { values } = parseArgs({ options: { label: { type: 'string' }, table: { type: 'boolean' }, out: { type: 'string', default: join(import.meta.dirname, '..', '..', 'docs', 'performance-scale.svg') } } });
+  if (values.table === true) process.stdout.write(markdownTable(loadRecords(), values.label));
   const points = newestPerShape(loadRecords(), values.label);
   if (points.length === 0) {
     process.stderr.write(`no scale results in ${RESULTS_DIR}; run npm run bench:scale first\n`);
