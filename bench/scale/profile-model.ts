@@ -75,5 +75,5 @@ process.stdout.write(`notifications: ${String(notified)}; heap ${(process.memory
 const snapshotPath = process.env['KPT_HEAP_SNAPSHOT'];
 if (snapshotPath !== undefined && snapshotPath !== '') {
   (await import('node:v8')).writeHeapSnapshot(snapshotPath);
-  process.stdout.write(`heap snapshot: ${snapshotPath} (${String(dp.mode)}, ${String(state.takeSnapshots().families.length)} families)\n`);
+  process.stdout.write(`heap snapshot: ${snapshotPath} (${dp.mode}, ${String(state.takeSnapshots().families.length)} families)\n`);
 }
