@@ -48,7 +48,10 @@ export interface ShapeResult {
   readonly endpointChange: { readonly minSync0: EditResult; readonly minSync1s: EditResult };
   readonly addedServiceReachable: boolean;
   readonly churn: ChurnResult | undefined;
-  readonly memory: { readonly proxySteadyMiB: number; readonly proxyPeakMiB: number; readonly controlPlaneMiB: number; readonly controlPlanePeakMiB: number };
+  readonly memory: {
+    readonly proxySteadyMiB: number; readonly proxyPeakMiB: number; readonly controlPlaneMiB: number; readonly controlPlanePeakMiB: number;
+    readonly proxyHeap?: { readonly usedMiB: number; readonly totalMiB: number; readonly externalMiB: number };
+  };
   readonly dataplane: DataplaneResult | undefined;
 }
 
@@ -132,6 +135,17 @@ export async function runShape(shape: Shape, o: RunOptions): Promise<ShapeResult
     }
     steady = procSample(proxy.pid);
     peak = Math.max(peak, steady.peakMiB);
+    // The proxy's own view of its heap (prom-client's nodejs_* gauges), for where RSS goes.
+    const m = await proxy.metrics();
+    const mib = (k: string): number => round((m.get(k) ?? Number.NaN) / 2 ** 20);
+    const heap = { usedMiB: mib('nodejs_heap_size_used_bytes'), totalMiB: mib('nodejs_heap_size_total_bytes'), externalMiB: mib('nodejs_external_memory_bytes') };
+    o.log(`${shape.name}: proxy RSS ${String(round(steady.rssMiB))} MiB, heap ${JSON.stringify(heap)}`);
+    // KPT_SCALE_HEAP_SNAPSHOT=1 together with NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2: the
+    // proxy writes a heap snapshot (Heap.*.heapsnapshot in its working directory) at this point.
+    if (process.env['KPT_SCALE_HEAP_SNAPSHOT'] === '1') {
+      process.kill(proxy.pid, 'SIGUSR2');
+      await sleep(30_000);
+    }
 
     let dataplane: DataplaneResult | undefined;
     if (!o.skip.has('dataplane')) {
@@ -152,7 +166,7 @@ export async function runShape(shape: Shape, o: RunOptions): Promise<ShapeResult
       addedServiceReachable: once.ok,
       churn: churnResult,
       memory: {
-        proxySteadyMiB: round(steady.rssMiB), proxyPeakMiB: round(peak),
+        proxySteadyMiB: round(steady.rssMiB), proxyPeakMiB: round(peak), proxyHeap: heap,
         controlPlaneMiB: round(cp?.rssMiB ?? Number.NaN), controlPlanePeakMiB: round(cp?.peakMiB ?? Number.NaN),
       },
       dataplane,

@@ -2,6 +2,7 @@
 // exit code and the signal handling (one AbortController). Everything it calls takes its
 // dependencies as arguments.
 
+import { collectAfterLargeSync } from './heap.ts';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import ipaddr from 'ipaddr.js';
@@ -200,7 +201,10 @@ async function run(config: EffectiveConfig, env: NodeJS.ProcessEnv, logger: Logg
     const loop = new ProxyLoop({
       model: state, dataplane, families, clock, logger: logger.child({ component: 'sync' }), health, metrics,
       minSyncPeriodMs: config.minSyncPeriodMs, syncPeriodMs: config.syncPeriodMs,
-      onSynced: (snapshots, full) => { syncServiceHealth(serviceHealth, snapshots, full); },
+      onSynced: (snapshots, full) => {
+        syncServiceHealth(serviceHealth, snapshots, full);
+        if (full) collectAfterLargeSync(snapshots.reduce((n, f) => n + f.services.size, 0));
+      },
     });
     ref.loop = loop;
     loop.notifyNode(node);
