@@ -11,7 +11,8 @@ import { loadConfiguration, configz, type EffectiveConfig } from './config/index
 import { createDataplane, cleanupAll } from './dataplane-factory.ts';
 import { registerNode } from './embedded.ts';
 import { detectNodeIPs, interfaceAddresses } from './node-ips.ts';
-import { runControlPlaneCommand, startControlPlane, type ControlPlane } from '../controlplane/index.ts';
+// The embedded control plane is loaded only when used (~0.1 s of start-up on a real cluster).
+import type { ControlPlane } from '../controlplane/index.ts';
 import { decodeNode } from '../model/decode/node.ts';
 import { ProxyState } from '../model/proxy-state.ts';
 import type { IPFamily, NodeInfo } from '../model/types.ts';
@@ -67,6 +68,7 @@ function serviceHealthAddresses(config: EffectiveConfig, nodeIPs: readonly strin
 
 async function startEmbedded(config: EffectiveConfig, logger: Logger): Promise<ControlPlane> {
   const cp = config.controlPlane;
+  const { startControlPlane } = await import('../controlplane/index.ts');
   const plane = await startControlPlane({
     dataDir: cp.dataDir,
     listen: cp.listen.text,
@@ -82,6 +84,7 @@ async function startEmbedded(config: EffectiveConfig, logger: Logger): Promise<C
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (argv[0] === 'control-plane') {
     const logger = createLogger({});
+    const { runControlPlaneCommand } = await import('../controlplane/index.ts');
     return runControlPlaneCommand(argv.slice(1), logger);
   }
   const loaded = loadConfiguration(argv, env, (p) => readFileSync(p, 'utf8'));
