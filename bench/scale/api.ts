@@ -2,7 +2,7 @@
 // bulk creation runs that many requests in parallel (as many controllers would), plus a small
 // worker pool to drive it.
 
-import { Agent, request } from 'node:https';
+import { ApiClient } from '../../test/lab/api.ts';
 import type { KubeObject } from '../../test/lab/objects.ts';
 import { collectionPath, objectPath } from '../../test/lab/objects.ts';
 
@@ -24,11 +24,11 @@ export class ApiStatusError extends Error {
 
 export class BulkApi {
   readonly #o: BulkApiOptions;
-  readonly #agent: Agent;
+  readonly #client: ApiClient;
 
   constructor(o: BulkApiOptions) {
     this.#o = o;
-    this.#agent = new Agent({ keepAlive: true, ca: o.caPem, maxSockets: o.concurrency });
+    this.#client = new ApiClient(o, { maxSockets: o.concurrency, timeoutMs: 60_000 });
   }
 
   get concurrency(): number {
@@ -36,28 +36,11 @@ export class BulkApi {
   }
 
   close(): void {
-    this.#agent.destroy();
+    this.#client.close();
   }
 
   request(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = request(new URL(path, this.#o.url), {
-        method, agent: this.#agent, timeout: 60_000,
-        headers: {
-          Authorization: `Bearer ${this.#o.token}`, Accept: 'application/json',
-          ...(payload === undefined ? {} : { 'Content-Type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json' }),
-        },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => { resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }); });
-        res.on('error', reject);
-      });
-      req.on('timeout', () => { req.destroy(new Error(`${method} ${path}: timed out`)); });
-      req.on('error', reject);
-      req.end(payload);
-    });
+    return this.#client.request(method, path, body, method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
   }
 
   /** A write that must succeed; 429/5xx are retried a few times. */

@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import type { Agent } from '../../test/lab/agent-client.ts';
 import type { LabNetns } from '../../test/lab/netns.ts';
+import { parseMetrics } from '../../test/lab/proxy.ts';
 import { BIN, CLUSTER_CIDR, NODE_NAME } from './env.ts';
 
 export const METRICS_PORT = 10249;
@@ -30,16 +31,6 @@ export function procSample(pid: number): ProcSample {
   return { rssMiB: kb('VmRSS') / 1024, peakMiB: kb('VmHWM') / 1024, cpuSeconds: ticks / CLK_TCK };
 }
 
-/** Prometheus text → samples keyed by `name{labels}` as printed. */
-export function parseMetrics(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const sp = line.lastIndexOf(' ');
-    out.set(line.slice(0, sp), Number(line.slice(sp + 1)));
-  }
-  return out;
-}
 
 export interface ProxyStart {
   readonly ns: LabNetns;

@@ -27,6 +27,7 @@ import { systemClock } from '../../src/util/clock.ts';
 import { memoryLogger, silentLogger } from '../../src/util/logger.ts';
 import { Client, removeDir, tempDir } from '../controlplane/helpers.ts';
 import { RecordingHandlers } from '../sources/fixtures.ts';
+import { prng } from '../helpers/prng.ts';
 
 export const NODE = 'node-a';
 export const SERVICES_PATH = '/api/v1/services';
@@ -456,17 +457,6 @@ function sameRecord(a: Record<string, string>, b: Record<string, string>): boole
 
 // ---- writers ----
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A writer that creates, updates, relabels and deletes Services and their EndpointSlices in its

@@ -29,9 +29,13 @@ export class ApiClient {
   readonly #target: ApiTarget;
   readonly #agent: Agent;
 
-  constructor(target: ApiTarget) {
+  readonly #timeoutMs: number;
+
+  /** `maxSockets` parallel requests (keep-alive pool), each with a `timeoutMs` deadline. */
+  constructor(target: ApiTarget, opts: { readonly maxSockets?: number; readonly timeoutMs?: number } = {}) {
     this.#target = target;
-    this.#agent = new Agent({ keepAlive: true, ca: target.caPem, maxSockets: 8 });
+    this.#timeoutMs = opts.timeoutMs ?? 15_000;
+    this.#agent = new Agent({ keepAlive: true, ca: target.caPem, maxSockets: opts.maxSockets ?? 8 });
   }
 
   close(): void {
@@ -43,7 +47,7 @@ export class ApiClient {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = request(url, {
-        method, agent: this.#agent, timeout: 15_000,
+        method, agent: this.#agent, timeout: this.#timeoutMs,
         headers: {
           Authorization: `Bearer ${this.#target.token}`, Accept: 'application/json',
           ...(payload === undefined ? {} : { 'Content-Type': contentType }),

@@ -6,18 +6,8 @@ import assert from 'node:assert/strict';
 import {
   binomialLowerTail, binomialUpperTail, checkBalance, lowerThreshold, minSamples, ONE_IN_A_MILLION, upperThreshold,
 } from './stats.ts';
+import { prng } from '../helpers/prng.ts';
 
-/** mulberry32: a small seeded PRNG, so every run of this test is the same. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function spread(n: number, weights: readonly number[], random: () => number): Record<string, number> {
   const total = weights.reduce((a, b) => a + b, 0);
@@ -72,7 +62,7 @@ describe('binomial tails', () => {
 
 describe('checkBalance', () => {
   it('a uniform spread passes (1000 seeded runs, none fail)', () => {
-    const random = rng(42);
+    const random = prng(42);
     for (let run = 0; run < 1000; run++) {
       const v = checkBalance(spread(400, [1, 1, 1, 1], random), names(4));
       assert.ok(v.ok, v.message);
@@ -81,7 +71,7 @@ describe('checkBalance', () => {
 
   it('keeps its promised false-failure rate at a loose alpha (simulated)', () => {
     // At alpha = 0.05 the union bound promises at most 5 % failures for a fair spread.
-    const random = rng(7);
+    const random = prng(7);
     let failed = 0;
     const runs = 4000;
     for (let run = 0; run < runs; run++) if (!checkBalance(spread(200, [1, 1, 1], random), names(3), 0.05).ok) failed++;
@@ -103,7 +93,7 @@ describe('checkBalance', () => {
   }
 
   it('catches a 2:1:1:1 weighting at n = 2000 (seeded)', () => {
-    const v = checkBalance(spread(2000, [2, 1, 1, 1], rng(3)), names(4));
+    const v = checkBalance(spread(2000, [2, 1, 1, 1], prng(3)), names(4));
     assert.equal(v.ok, false, v.message);
   });
 });

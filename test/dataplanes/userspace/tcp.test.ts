@@ -12,6 +12,26 @@ import {
   blackholePort, closedPort, ep, eventually, harness, HOST, nameServer, openConnection, request, sleep, tcpServer,
 } from './sockets.ts';
 
+interface Pumped { sent: number; stalledAt: number }
+
+/** Writes `total` bytes of `chunk` to `s` honouring backpressure, then ends it; records where the first write stalled. */
+function pump(s: net.Socket, chunk: Buffer, total: number): Pumped {
+  const st: Pumped = { sent: 0, stalledAt: -1 };
+  const go = (): void => {
+    while (st.sent < total) {
+      st.sent += chunk.length;
+      if (!s.write(chunk)) {
+        if (st.stalledAt < 0) st.stalledAt = st.sent;
+        s.once('drain', go);
+        return;
+      }
+    }
+    s.end();
+  };
+  go();
+  return st;
+}
+
 describe('userspace TCP forwarder (loopback)', { concurrency: false, timeout: 30_000 }, () => {
   it('forwards bytes both ways and counts them per service at close', async () => {
     const echo = await tcpServer((s) => { s.pipe(s); });
@@ -38,30 +58,17 @@ describe('userspace TCP forwarder (loopback)', { concurrency: false, timeout: 30
   it('carries a large transfer intact, with backpressure reaching the sender', async () => {
     const TOTAL = 128 * 1024 * 1024;
     const chunk = randomBytes(1024 * 1024);
-    let pushedBeforeStall = -1;
+    let pushed: Pumped | undefined;
     const expected = createHash('sha256');
     for (let i = 0; i < TOTAL / chunk.length; i++) expected.update(chunk);
-    const backend = await tcpServer((s) => {
-      let sent = 0;
-      const pump = (): void => {
-        while (sent < TOTAL) {
-          sent += chunk.length;
-          if (!s.write(chunk)) {
-            if (pushedBeforeStall < 0) pushedBeforeStall = sent;
-            s.once('drain', pump);
-            return;
-          }
-        }
-        s.end();
-      };
-      pump();
-    });
+    const backend = await tcpServer((s) => { pushed = pump(s, chunk, TOTAL); });
     const h = await harness([ep(backend.port)]);
     try {
       const c = net.connect({ host: HOST, port: h.port });
       c.pause(); // a slow reader: nothing read for a while
       await once(c, 'connect');
       await sleep(300);
+      const pushedBeforeStall = pushed?.stalledAt ?? -1;
       assert.ok(pushedBeforeStall > 0 && pushedBeforeStall < TOTAL / 2,
         `backend pushed ${pushedBeforeStall} bytes before stalling: backpressure did not reach it`);
       const hash = createHash('sha256');
@@ -91,23 +98,11 @@ describe('userspace TCP forwarder (loopback)', { concurrency: false, timeout: 30
       const c = net.connect({ host: HOST, port: h.port });
       c.on('error', () => undefined);
       await once(c, 'connect');
-      let sent = 0;
-      let stalledAt = -1;
-      const pump = (): void => {
-        while (sent < TOTAL) {
-          sent += chunk.length;
-          if (!c.write(chunk)) {
-            if (stalledAt < 0) stalledAt = sent;
-            c.once('drain', pump);
-            return;
-          }
-        }
-        c.end();
-      };
-      pump();
+      const written = pump(c, chunk, TOTAL);
       await eventually(() => server !== undefined, 2000, 'the endpoint accepted');
       await sleep(300); // the endpoint reads nothing for a while
-      assert.ok(stalledAt > 0 && sent < TOTAL / 2, `the client wrote ${sent} bytes while the endpoint read nothing: backpressure did not reach it`);
+      const { sent, stalledAt } = written;
+      assert.ok(stalledAt > 0 && sent < TOTAL / 2, `the client wrote ${String(sent)} bytes while the endpoint read nothing: backpressure did not reach it`);
       const s = server ?? assert.fail();
       const hash = createHash('sha256');
       let got = 0;
