@@ -64,6 +64,8 @@ export function planFull(state: FamilyState, input: FullPlanInput): FamilyPlan {
   const stats = newStats();
   const adds = new ElementAdds();
   const kernel = input.kernel ?? recordView(state);
+  /** A fresh read found none of our tables: a cold start. */
+  const emptyKernel = input.kernel !== undefined && input.kernel.tables.size === 0;
   const wantTables = new Set(input.tables.map((t) => t.name));
 
   const fixed = new Map<string, string>();
@@ -164,13 +166,13 @@ export function planFull(state: FamilyState, input: FullPlanInput): FamilyPlan {
   }
   const hairpinId = objId(N.TABLE, N.HAIRPIN_SET);
   // (Not on a cold start: the set is new, and its elements may be added by a parallel transaction.)
-  if (input.rewrite && !(input.kernel !== undefined && input.kernel.tables.size === 0)) s.flush.push(`flush set ${f} ${hairpinId}`);
+  if (input.rewrite && !emptyKernel) s.flush.push(`flush set ${f} ${hairpinId}`);
   for (const ip of hairpin) {
     if (!input.rewrite && state.hairpin.has(ip)) continue;
     adds.add(hairpinId, hairpinKey(ip), '');
   }
   // Cold start with many elements: the verdict-free ones may be added by parallel transactions.
-  const cold = input.kernel !== undefined && input.kernel.tables.size === 0 && adds.size >= BULK_MIN_ELEMENTS;
+  const cold = emptyKernel && adds.size >= BULK_MIN_ELEMENTS;
   const bulkStatements: string[] = [];
   adds.emit(s.addElements, f, input.ctx, undefined, cold ? { accepts: verdictFree, to: bulkStatements } : undefined);
   const bulk = bulkStatements.length > 0
