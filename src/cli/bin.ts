@@ -11,7 +11,9 @@
 // - V8's code cache on disk (node:module enableCompileCache, in $NODE_COMPILE_CACHE or the temp
 //   directory) halves module loading on every start after the first: ~0.9 s → ~0.5 s here, which
 //   is most of a restart's time without a serving proxy.
+// - client-node's generated API is kept out (lean-modules.ts): ≈ 46 MiB less resident memory.
 import { enableCompileCache } from 'node:module';
+import { registerLeanModuleHooks } from './lean-modules.ts';
 
 const SEMI_SPACE_FLAG = '--max-semi-space-size=8';
 const flagged = process.execArgv.some((a) => a.startsWith('--max-semi-space-size')) || (process.env['NODE_OPTIONS'] ?? '').includes('--max-semi-space-size');
@@ -21,5 +23,6 @@ if (!flagged && process.env['KPT_NO_REEXEC'] !== '1' && script !== undefined && 
 }
 
 enableCompileCache();
+registerLeanModuleHooks();
 const { main } = await import('./main.ts');
 process.exitCode = await main(process.argv.slice(2), process.env);

@@ -8,7 +8,10 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { KubeConfig, type Cluster, type User } from '@kubernetes/client-node';
+// The module itself, not the package index: the index also loads the generated API client and
+// its ≈ 1,000 modules, which kube-proxy-ts does not use (see src/cli/lean-modules.ts).
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import type { Cluster, User } from '@kubernetes/client-node/dist/config_types.js';
 import { parse as parseYaml } from 'yaml';
 import { ApiError } from './errors.ts';
 
