@@ -19,7 +19,7 @@ import { systemClock, type Clock } from '../../util/clock.ts';
 import { ApiError, describeError, isAborted, parseRetryAfter, statusError } from './errors.ts';
 import { loadKubeConfig, type KubeConfigSource, type LoadedKubeConfig } from './kubeconfig.ts';
 import { createRateLimiter, type RateLimiter } from './rate-limiter.ts';
-import { readBody, splitLines } from './http-body.ts';
+import { readBody, readListBody, splitLines } from './http-body.ts';
 
 export interface ApiResponse {
   readonly status: number;
@@ -37,6 +37,12 @@ export interface ApiRequestOptions {
    * back, nor wait behind it.
    */
   readonly unlimited?: boolean | undefined;
+  /**
+   * For LISTs: on a 200, each element of the body's `items` is handed over as its JSON text while
+   * the body streams in, and `body` is the rest of the document with `"items":[]` (see
+   * readListBody). A client may ignore this and return the whole body; callers handle both.
+   */
+  readonly onListItem?: ((json: string) => void) | undefined;
 }
 
 export interface ApiClient {
@@ -123,7 +129,10 @@ class HttpApiClient implements ApiClient {
     }, timeoutMs);
     try {
       const res = await this.open(path, ctrl.signal, undefined, opts.unlimited === true);
-      const body = await readBody(res, this.maxBodyBytes, false);
+      const onItem = opts.onListItem;
+      const body = onItem !== undefined && res.statusCode === 200
+        ? await readListBody(res, this.maxBodyBytes, onItem)
+        : await readBody(res, this.maxBodyBytes, false);
       const headers = res.headers;
       return {
         status: res.statusCode ?? 0,

@@ -75,28 +75,58 @@ export class ObjectStore {
    * vanished, and say nothing about the rest.
    */
   replace(items: readonly KubeObject[], sink: StoreSink): ReplaceResult {
+    const r = this.beginReplace(sink);
+    for (const obj of items) r.offer(obj);
+    return r.finish();
+  }
+
+  /**
+   * A fresh list delivered item by item as it is read (offer), so the handlers decode each
+   * object while the rest of the list is still arriving; finish() deletes what the list did not
+   * contain. Meanwhile the handlers see what they would have seen from watch events.
+   */
+  beginReplace(sink: StoreSink): Replacement {
+    const seen = new Set<string>();
     let added = 0;
     let updated = 0;
     let unchanged = 0;
-    const seen = new Set<string>();
-    for (const obj of items) {
-      const key = objectKey(obj.metadata);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const r = this.upsert(obj, sink);
-      if (r === 'added') added++;
-      else if (r === 'updated') updated++;
-      else unchanged++;
-    }
-    let deleted = 0;
-    for (const [key, old] of [...this.objects]) {
-      if (seen.has(key)) continue;
-      this.objects.delete(key);
-      sink.delete(old);
-      deleted++;
-    }
-    return { added, updated, deleted, unchanged };
+    return {
+      offer: (obj) => {
+        const key = objectKey(obj.metadata);
+        if (seen.has(key)) return;
+        seen.add(key);
+        const r = this.upsert(obj, sink);
+        if (r === 'added') added++;
+        else if (r === 'updated') updated++;
+        else unchanged++;
+      },
+      restart: () => {
+        seen.clear();
+        added = 0;
+        updated = 0;
+        unchanged = 0;
+      },
+      finish: () => {
+        let deleted = 0;
+        for (const [key, old] of [...this.objects]) {
+          if (seen.has(key)) continue;
+          this.objects.delete(key);
+          sink.delete(old);
+          deleted++;
+        }
+        return { added, updated, deleted, unchanged };
+      },
+    };
   }
+}
+
+export interface Replacement {
+  /** One object of the list (a repeated name is ignored: the first wins). */
+  offer(obj: KubeObject): void;
+  /** The list is being read again from its start (a continue token expired). */
+  restart(): void;
+  /** The list is complete: deletes what it did not contain. */
+  finish(): ReplaceResult;
 }
 
 /** What the store keeps of an object: kind and identity. */
