@@ -1,6 +1,9 @@
 // Reads what our tables hold, for full syncs only: chain names, affinity sets and the elements
 // of the reconciled sets/maps — never the rules, whose listing is what made upstream's syncs
 // slow at scale, and not the hairpin set (only ever added to between rewrites, which rebuild it).
+// Large rulesets are read by name only (`elements: false`): nft's JSON of 100k elements costs
+// seconds and ≈ 100 MiB to parse, more than flushing those containers and writing them again in
+// the same transaction (what plan-full does with `unread` containers).
 
 import * as N from './names.ts';
 import type { KernelView } from './plan-full.ts';
@@ -78,8 +81,11 @@ function parseElements(container: Record<string, Json>, isMap: boolean): Map<str
   return out;
 }
 
-/** Reads our tables' chain names, affinity sets and the elements of the reconciled containers. */
-export async function readKernelView(runner: NftRunner, nft: NftFamily): Promise<KernelView> {
+/**
+ * Reads our tables' chain names, affinity sets and the elements of the reconciled containers
+ * (or, with `elements: false`, only which of those containers exist).
+ */
+export async function readKernelView(runner: NftRunner, nft: NftFamily, opts: { readonly elements: boolean } = { elements: true }): Promise<KernelView> {
   // Terse listings (no elements) are cheap; listing all sets or maps with their elements in
   // one go is not (nft builds its whole cache), so elements are read per container.
   const [chainsText, setsText, mapsText] = await Promise.all([
@@ -122,6 +128,7 @@ export async function readKernelView(runner: NftRunner, nft: NftFamily): Promise
     if (reconciled(table, m['name'] as string)) present.push(['map', objId(table, m['name'] as string)]);
   }
   const elements = new Map<string, Map<string, string>>();
+  if (!opts.elements) return { tables, chains, affinitySets, elements, unread: new Map(present.map(([kind, id]) => [id, kind])) };
   await Promise.all(present.map(async ([kind, id]) => {
     const table = tableOfId(id);
     const name = nameOfId(id);
@@ -130,5 +137,5 @@ export async function readKernelView(runner: NftRunner, nft: NftFamily): Promise
       if (ours(c, nft) && c['table'] === table && c['name'] === name) elements.set(id, parseElements(c, kind === 'map'));
     }
   }));
-  return { tables, chains, affinitySets, elements };
+  return { tables, chains, affinitySets, elements, unread: new Map() };
 }

@@ -78,8 +78,18 @@ interface FamilyWork {
   readonly plan: FamilyPlan;
 }
 
-/** A record this large is read back from the kernel only every kernelReadIntervalMs outside rewrites. */
+/**
+ * A ruleset this large (elements) is not read back element by element: on rewrites and every
+ * kernelReadIntervalMs its element containers are flushed and written whole instead (see
+ * kernel-read.ts); in between, our record stands in for the kernel.
+ */
 const LARGE_RECORD_ELEMENTS = 20_000;
+
+function wantedElements(fragments: ReadonlyMap<string, ServiceFragment>): number {
+  let n = 0;
+  for (const f of fragments.values()) n += f.elements.length + f.hairpin.length;
+  return n;
+}
 
 export class NftablesDataplane implements Dataplane {
   readonly mode = 'nftables' as const;
@@ -273,12 +283,12 @@ export class NftablesDataplane implements Dataplane {
     const t1 = this.#clock.monotonic();
     this.#timing.render += t1 - t0;
     let kernel: KernelView | undefined;
-    const large = state.elementCount() >= LARGE_RECORD_ELEMENTS;
+    const large = Math.max(state.elementCount(), wantedElements(rs.services)) >= LARGE_RECORD_ELEMENTS;
     const readDue = rewrite || !large || state.lastKernelReadAt === undefined || now - state.lastKernelReadAt >= (this.#o.kernelReadIntervalMs ?? 600_000);
     if ((this.#o.readKernelOnFullSync ?? true) && readDue) {
       state.lastKernelReadAt = now;
       try {
-        kernel = await readKernelView(this.#o.runner, ctx.nft);
+        kernel = await readKernelView(this.#o.runner, ctx.nft, { elements: !large });
         this.#metrics.kernelRead(snap.family, (this.#clock.monotonic() - t1) / 1000);
       } catch (err) {
         this.#o.logger.warn({ err, family: snap.family }, 'could not read nftables state; reconciling against our own record');

@@ -11,6 +11,8 @@
 // Both reconcile elements, chain names and affinity sets by diff against a fresh read of the
 // kernel (names and elements, never rules: kernel-read.ts), never flush the table, and delete
 // what is no longer wanted in the same transaction (a full sync fills nft's cache anyway).
+// Containers the read did not list the elements of (large rulesets) are flushed and written
+// whole, in the same transaction: atomic, so no packet sees them empty.
 
 import * as N from './names.ts';
 import type { FamilyContext } from './options.ts';
@@ -25,8 +27,10 @@ export interface KernelView {
   /** Every chain of our tables, as ids. */
   readonly chains: ReadonlySet<string>;
   readonly affinitySets: ReadonlyMap<string, string>;
-  /** container id → key → payload, for the reconciled containers present. */
+  /** container id → key → payload, for the reconciled containers present and read. */
   readonly elements: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** Reconciled containers present but not read (large rulesets): flushed and written whole. */
+  readonly unread: ReadonlyMap<string, 'set' | 'map'>;
 }
 
 export interface FullPlanInput {
@@ -55,7 +59,7 @@ function containersOf(table: string): string[] {
 
 function recordView(state: FamilyState): KernelView {
   const chains = new Set<string>([...state.fixedChains.keys(), ...state.chains.keys()]);
-  return { tables: state.tables, chains, affinitySets: state.affinitySets, elements: state.elements };
+  return { tables: state.tables, chains, affinitySets: state.affinitySets, elements: state.elements, unread: new Map() };
 }
 
 export function planFull(state: FamilyState, input: FullPlanInput): FamilyPlan {
@@ -147,7 +151,9 @@ export function planFull(state: FamilyState, input: FullPlanInput): FamilyPlan {
   const wantElements = new Map<string, Map<string, string>>();
   for (const table of wantTables) {
     for (const container of containersOf(table)) {
-      const have = kernel.elements.get(container) ?? new Map<string, string>();
+      const unread = kernel.unread.get(container);
+      if (unread !== undefined) s.flush.push(`flush ${unread} ${f} ${container}`);
+      const have = (unread === undefined ? kernel.elements.get(container) : undefined) ?? new Map<string, string>();
       const want = new Map<string, string>();
       for (const [key, owners] of wantOwners.get(container) ?? []) {
         const payload = effectivePayload(owners);

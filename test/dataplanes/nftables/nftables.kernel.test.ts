@@ -236,6 +236,47 @@ describe('nftables dataplane on the real kernel', { skip, concurrency: false }, 
     });
   });
 
+  it('large ruleset: a restart and a due drift check flush and rewrite the element containers in one transaction, never listing their elements', async () => {
+    await withNetns('nft-large', async (ns) => {
+      // 2,200 ClusterIP services × 10 endpoints: 22k backends, above LARGE_RECORD_ELEMENTS.
+      const many = Array.from({ length: 2_200 }, (_, i) => [
+        makePort('ns', `big${String(i)}`, 'p80', (x) => { x.clusterIP = `172.31.${String(i >> 8)}.${String(i & 255)}`; }),
+        Array.from({ length: 10 }, (_, j) => makeEndpoint(`10.3.${String(i >> 8)}.${String((i & 255))}`, 8000 + j)),
+      ] as const);
+      const first = setup(ns);
+      await first.dp.sync({ full: true, families: [makeSnapshot({ ports: [...many, npSvc(1, 2)] })] });
+      // Element listings (not terse) a sync made, from query number `from` on.
+      const elementListings = (r: RecordingRunner, from = 0): string[][] => r.queries.slice(from).filter((q) => q.includes('list') && !q.includes('-t'));
+      assert.deepEqual(elementListings(first.runner), [], 'a large cold start lists no elements');
+      // Drift left by someone else, and a service gone while no proxy ran.
+      ns.exec('nft', ['delete', 'element', 'ip', 'kube-proxy', 'lb-backends-tcp', '{ 172.31.0.5 . 80 . 3 }']);
+      ns.exec('nft', ['add', 'element', 'ip', 'kube-proxy', 'cluster-ips', '{ 172.30.9.9 }']);
+      const second = setup(ns);
+      const rest = many.slice(1);
+      await second.dp.sync({ full: true, families: [makeSnapshot({ ports: [...rest, npSvc(1, 2)] })] });
+      assert.deepEqual(elementListings(second.runner), [], 'the restart lists no elements');
+      const script = second.runner.scripts.join('');
+      assert.match(script, /^flush map ip kube-proxy lb-backends-tcp$/m);
+      assert.match(script, /^flush set ip kube-proxy cluster-ips$/m);
+      assert.equal(second.runner.scripts.length, 1, 'flush and refill are one transaction');
+      await assertKernelMatchesRecord(second.dp, second.runner);
+      const backends = ns.exec('nft', ['list', 'map', 'ip', 'kube-proxy', 'lb-backends-tcp']);
+      assert.match(backends, /172\.31\.0\.5 \. 80 \. 3 :/, 'the deleted element is back');
+      assert.doesNotMatch(backends, /172\.31\.0\.0 \. 80 /, 'the removed service is gone');
+      assert.doesNotMatch(ns.exec('nft', ['list', 'set', 'ip', 'kube-proxy', 'cluster-ips']), /172\.30\.9\.9/);
+      // Between checks the record stands in for the kernel; once kernelReadIntervalMs passed, drift goes.
+      ns.exec('nft', ['add', 'element', 'ip', 'kube-proxy', 'cluster-ips', '{ 172.30.9.8 }']);
+      const q0 = second.runner.queries.length;
+      await second.dp.sync({ full: true, families: [makeSnapshot({ ports: [...rest, npSvc(1, 2)] })] });
+      assert.match(ns.exec('nft', ['list', 'set', 'ip', 'kube-proxy', 'cluster-ips']), /172\.30\.9\.8/);
+      second.clock.advance(600_000);
+      await second.dp.sync({ full: true, families: [makeSnapshot({ ports: [...rest, npSvc(1, 2)] })] });
+      assert.doesNotMatch(ns.exec('nft', ['list', 'set', 'ip', 'kube-proxy', 'cluster-ips']), /172\.30\.9\.8/);
+      assert.deepEqual(elementListings(second.runner, q0), []);
+      await assertKernelMatchesRecord(second.dp, second.runner);
+    });
+  });
+
   it('cleanup removes our tables and leaves others alone', async () => {
     await withNetns('nft-clean', async (ns) => {
       const { dp } = setup(ns);
