@@ -90,6 +90,17 @@ export class ListScanner {
       i = 1;
     }
     for (; i < n; i++) {
+      if (this.#item !== undefined) {
+        // Most of the body: inside an item, scanned by a tight loop to the byte closing it.
+        const end = this.#skipItem(buf, i);
+        if (end === n) break;
+        this.#item.push(buf.subarray(itemStart, end + 1));
+        const pieces = this.#item;
+        this.#item = undefined;
+        this.#onItem(pieces.length === 1 ? (pieces[0] ?? Buffer.alloc(0)).toString('utf8') : Buffer.concat(pieces).toString('utf8'));
+        i = end;
+        continue;
+      }
       if (this.#inString) {
         if (this.#topString === undefined) {
           // Inside an item's string: jump to its closing quote (one not escaped by an odd run
@@ -129,12 +140,7 @@ export class ListScanner {
         case CLOSE_BRACE:
         case CLOSE_BRACKET:
           this.#depth--;
-          if (this.#depth === 2 && this.#item !== undefined) {
-            this.#item.push(buf.subarray(itemStart, i + 1));
-            const pieces = this.#item;
-            this.#item = undefined;
-            this.#onItem(pieces.length === 1 ? (pieces[0] ?? Buffer.alloc(0)).toString('utf8') : Buffer.concat(pieces).toString('utf8'));
-          } else if (this.#depth === 1 && this.#inItems) {
+          if (this.#depth === 1 && this.#inItems) {
             this.#inItems = false;
             envStart = i;
           }
@@ -151,6 +157,36 @@ export class ListScanner {
     }
     if (this.#item !== undefined) this.#item.push(buf.subarray(itemStart));
     if (envStart >= 0) this.#envelope.push(buf.subarray(envStart));
+  }
+
+  /**
+   * From `from` inside an item (depth ≥ 3): the index of the byte that closes it (depth back to
+   * 2), or the chunk's length if the item goes on in the next chunk. State kept in locals: this
+   * loop sees almost every byte of a list.
+   */
+  #skipItem(buf: Buffer, from: number): number {
+    let depth = this.#depth;
+    let inString = this.#inString;
+    let escape = this.#escape;
+    const n = buf.length;
+    let i = from;
+    for (; i < n; i++) {
+      const c = buf[i];
+      if (inString) {
+        if (escape) escape = false;
+        else if (c === BACKSLASH) escape = true;
+        else if (c === QUOTE) inString = false;
+      } else if (c === QUOTE) inString = true;
+      else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+      else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+        depth--;
+        if (depth === 2) break;
+      }
+    }
+    this.#depth = depth;
+    this.#inString = inString;
+    this.#escape = escape;
+    return i;
   }
 
   /**
