@@ -85,6 +85,9 @@ interface FamilyWork {
  */
 const LARGE_RECORD_ELEMENTS = 20_000;
 
+/** Longest wait of the cleanup timer between failed attempts. */
+const MAX_CLEANUP_RETRY_MS = 60_000;
+
 function wantedElements(fragments: ReadonlyMap<string, ServiceFragment>): number {
   let n = 0;
   for (const f of fragments.values()) n += f.elements.length + f.hairpin.length;
@@ -104,6 +107,8 @@ export class NftablesDataplane implements Dataplane {
   #needResync = false;
   #lastCleanup: number | undefined;
   #cleanupTimer: Timer | undefined;
+  /** Cleanup transactions failed in a row: the timer backs off (1 s, 2 s, 4 s … 60 s). */
+  #cleanupFailures = 0;
   #closed = false;
   #queue: Promise<void> = Promise.resolve();
   #timing = { render: 0, plan: 0, kernelRead: 0 };
@@ -183,6 +188,13 @@ export class NftablesDataplane implements Dataplane {
     }
     const t2 = this.#clock.monotonic();
     this.#needFull = false;
+    // A full sync reconciled everything with the kernel: the cleanup starts afresh (a timer
+    // armed for a backed-off retry is re-armed below).
+    if (this.#cleanupFailures > 0 && work.some((w) => w.mode !== 'partial')) {
+      this.#cleanupFailures = 0;
+      this.#cleanupTimer?.cancel();
+      this.#cleanupTimer = undefined;
+    }
     this.#needResync = false;
     for (const w of work) {
       w.plan.commit();
@@ -316,7 +328,8 @@ export class NftablesDataplane implements Dataplane {
     }
     if (oldest === undefined) return;
     const delay = this.#o.staleChainDelayMs ?? 1000;
-    const at = Math.max(oldest + delay, (this.#lastCleanup ?? -Infinity) + delay);
+    const retry = Math.min(delay * 2 ** this.#cleanupFailures, Math.max(delay, MAX_CLEANUP_RETRY_MS));
+    const at = Math.max(oldest + delay, (this.#lastCleanup ?? -Infinity) + retry);
     this.#cleanupTimer = this.#clock.setTimeout(() => {
       this.#cleanupTimer = undefined;
       const next = this.#queue.then(async () => {
@@ -344,12 +357,15 @@ export class NftablesDataplane implements Dataplane {
     try {
       await this.#o.runner.run(`${lines.join('\n')}\n`);
       for (const p of plans) p.commit();
+      this.#cleanupFailures = 0;
       this.#o.logger.debug({ statements: lines.length }, 'deleted stale nftables objects');
     } catch (err) {
-      // They stay recorded as stale; the next sync reconciles with the kernel and retries.
+      // They stay recorded as stale; the next sync reconciles with the kernel and retries, and
+      // so does the timer, less and less often while it keeps failing.
       this.#needResync = true;
+      this.#cleanupFailures++;
       this.#metrics.cleanupFailed();
-      this.#o.logger.warn({ err, statements: lines.length }, 'could not delete stale nftables objects; will reconcile');
+      this.#o.logger.warn({ err, statements: lines.length, failures: this.#cleanupFailures }, 'could not delete stale nftables objects; will reconcile');
     }
   }
 

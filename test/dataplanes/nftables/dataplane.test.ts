@@ -7,6 +7,7 @@ import { NftablesDataplane, NftSyncError } from '../../../src/dataplanes/nftable
 import { silentLogger } from '../../../src/util/logger.ts';
 import { local, makeEndpoint, makePort, makeSnapshot, testOptions } from './fixtures.ts';
 import { FakeClock, RecordingMetrics, RecordingRunner } from './kit.ts';
+import { FakeClock as TimerClock } from '../../helpers/fake-clock.ts';
 import type { Endpoint, ServicePort } from '../../../src/model/types.ts';
 
 type Port = readonly [ServicePort, readonly Endpoint[]];
@@ -263,5 +264,38 @@ describe('nftables dataplane syncs', () => {
     ]);
     assert.equal(runner.scripts.length, 2);
     assert.match(runner.scripts[1] ?? '', /svc2/);
+  });
+});
+
+describe('nftables cleanup timer', () => {
+  it('backs off while the cleanup transaction keeps failing (1 s, 2 s, 4 s … 60 s), and starts afresh after a full sync', async () => {
+    const runner = new RecordingRunner();
+    const clock = new TimerClock();
+    const dp = new NftablesDataplane({ runner, logger: silentLogger(), render: testOptions(), clock, readKernelOnFullSync: false });
+    try {
+      await dp.sync({ full: true, families: [makeSnapshot({ ports: [svc1, svc2] })] });
+      // svc2 goes: its chains are flushed now, deleted by the cleanup timer a second later.
+      await dp.sync({ full: false, families: [makeSnapshot({ ports: [svc1], changed: ['ns2/svc2'] })] });
+      const cleanups = (): number => runner.scripts.filter((s) => s.startsWith('delete ')).length;
+      runner.failNext = 1_000;
+      await clock.advance(120_000);
+      // Without backoff: ≈ 120 attempts. With it: at 1, 3, 7, 15, 31, 63 s, then every 60 s.
+      assert.ok(cleanups() >= 6 && cleanups() <= 8, `${String(cleanups())} cleanup attempts in 120 s`);
+      assert.ok((dp.stateOf('IPv4')?.staleCount() ?? 0) > 0, 'still stale');
+      runner.failNext = 0;
+      const n0 = runner.scripts.length;
+      await dp.sync({ full: false, families: [makeSnapshot({ ports: [svc1], changed: [] })] });
+      assert.ok(runner.scripts.slice(n0).some((s) => s.startsWith('add table ip kube-proxy')), 'a failed cleanup forces a full sync');
+      assert.equal(dp.stateOf('IPv4')?.staleCount(), 0, 'the full sync reconciled the leftovers');
+      // After the full sync the timer is back to 1 s.
+      await dp.sync({ full: false, families: [makeSnapshot({ ports: [svc1, svc3], changed: ['ns3/svc3'] })] });
+      await dp.sync({ full: false, families: [makeSnapshot({ ports: [svc1], changed: ['ns3/svc3'] })] });
+      const before = cleanups();
+      await clock.advance(1_500);
+      assert.equal(cleanups(), before + 1);
+      assert.equal(dp.stateOf('IPv4')?.staleCount(), 0);
+    } finally {
+      await dp.close();
+    }
   });
 });
