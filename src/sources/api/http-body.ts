@@ -84,12 +84,7 @@ export class ListScanner {
     let itemStart = 0;
     let envStart = this.#inItems ? -1 : 0;
     const n = buf.length;
-    let i = 0;
-    if (this.#inString && this.#escape) {
-      this.#escape = false;
-      i = 1;
-    }
-    for (; i < n; i++) {
+    for (let i = 0; i < n; i++) {
       if (this.#item !== undefined) {
         // Most of the body: inside an item, scanned by a tight loop to the byte closing it.
         const end = this.#skipItem(buf, i);
@@ -101,21 +96,17 @@ export class ListScanner {
         i = end;
         continue;
       }
+      // Outside items (the envelope: a few hundred bytes) byte by byte, remembering the
+      // strings at depth 1 (to know which key an array belongs to).
       if (this.#inString) {
-        if (this.#topString === undefined) {
-          // Inside an item's string: jump to its closing quote (one not escaped by an odd run
-          // of backslashes), or to the end of this chunk.
-          i = this.#skipString(buf, i);
-          continue;
-        }
         const c = buf[i] ?? 0;
         if (this.#escape) this.#escape = false;
         else if (c === BACKSLASH) this.#escape = true;
         else if (c === QUOTE) {
           this.#inString = false;
-          this.#lastTopString = this.#topString;
+          if (this.#topString !== undefined) this.#lastTopString = this.#topString;
           this.#topString = undefined;
-        } else this.#topString += String.fromCharCode(c);
+        } else if (this.#topString !== undefined) this.#topString += String.fromCharCode(c);
         continue;
       }
       const c = buf[i] ?? 0;
@@ -187,29 +178,6 @@ export class ListScanner {
     this.#inString = inString;
     this.#escape = escape;
     return i;
-  }
-
-  /**
-   * From `from` inside a string (no escape pending): the index of its closing quote, with the
-   * string closed; or the chunk's last index, the string still open (and an escape pending if
-   * that byte is a backslash that escapes the next chunk's first byte).
-   */
-  #skipString(buf: Buffer, from: number): number {
-    const n = buf.length;
-    for (let i = from; i < n; i++) {
-      const c = buf[i];
-      if (c === BACKSLASH) {
-        if (i + 1 === n) {
-          this.#escape = true;
-          return i;
-        }
-        i++;
-      } else if (c === QUOTE) {
-        this.#inString = false;
-        return i;
-      }
-    }
-    return n - 1;
   }
 
   /** The document without its items; an unfinished document is an API_DECODE error. */

@@ -32,6 +32,16 @@ function pump(s: net.Socket, chunk: Buffer, total: number): Pumped {
   return st;
 }
 
+/** Resumes `s` and reads it to its end: byte count and SHA-256 of what arrived. */
+async function drain(s: net.Socket): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  s.on('data', (d: Buffer) => { bytes += d.length; hash.update(d); });
+  s.resume();
+  await once(s, 'end');
+  return { bytes, sha256: hash.digest('hex') };
+}
+
 describe('userspace TCP forwarder (loopback)', { concurrency: false, timeout: 30_000 }, () => {
   it('forwards bytes both ways and counts them per service at close', async () => {
     const echo = await tcpServer((s) => { s.pipe(s); });
@@ -71,13 +81,9 @@ describe('userspace TCP forwarder (loopback)', { concurrency: false, timeout: 30
       const pushedBeforeStall = pushed?.stalledAt ?? -1;
       assert.ok(pushedBeforeStall > 0 && pushedBeforeStall < TOTAL / 2,
         `backend pushed ${pushedBeforeStall} bytes before stalling: backpressure did not reach it`);
-      const hash = createHash('sha256');
-      let got = 0;
-      c.on('data', (d: Buffer) => { got += d.length; hash.update(d); });
-      c.resume();
-      await once(c, 'end');
-      assert.equal(got, TOTAL);
-      assert.equal(hash.digest('hex'), expected.digest('hex'));
+      const got = await drain(c);
+      assert.equal(got.bytes, TOTAL);
+      assert.equal(got.sha256, expected.digest('hex'));
       c.destroy();
     } finally {
       await h.close();
@@ -104,13 +110,9 @@ describe('userspace TCP forwarder (loopback)', { concurrency: false, timeout: 30
       const { sent, stalledAt } = written;
       assert.ok(stalledAt > 0 && sent < TOTAL / 2, `the client wrote ${String(sent)} bytes while the endpoint read nothing: backpressure did not reach it`);
       const s = server ?? assert.fail();
-      const hash = createHash('sha256');
-      let got = 0;
-      s.on('data', (d: Buffer) => { got += d.length; hash.update(d); });
-      s.resume();
-      await once(s, 'end');
-      assert.equal(got, TOTAL);
-      assert.equal(hash.digest('hex'), expected.digest('hex'));
+      const got = await drain(s);
+      assert.equal(got.bytes, TOTAL);
+      assert.equal(got.sha256, expected.digest('hex'));
       c.destroy();
     } finally {
       await h.close();
