@@ -66,5 +66,7 @@ export function parseCIDR(text: string): ParsedCIDR | undefined {
 
 /** "ip:port" for IPv4, "[ip]:port" for IPv6 (Go's net.JoinHostPort). */
 export function joinHostPort(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+  // join makes one flat string; a template literal makes a cons string (a tree of 32-byte
+  // nodes), and every endpoint keeps its key.
+  return (ip.includes(':') ? ['[', ip, ']:', String(port)] : [ip, ':', String(port)]).join('');
 }
