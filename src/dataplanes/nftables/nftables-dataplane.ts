@@ -23,7 +23,7 @@ import { planCleanup } from './plan-cleanup.ts';
 import type { FamilyPlan } from './plan-common.ts';
 import { planFull, type KernelView } from './plan-full.ts';
 import { planPartial } from './plan-partial.ts';
-import { portKeysOfServices, renderFamily, renderPort, resolveFamilyContext, type RenderDeps } from './render.ts';
+import { portKeysOfServices, renderFragments, renderPort, renderTables, resolveFamilyContext, type RenderDeps } from './render.ts';
 import type { PortNames } from './render-service.ts';
 import type { ServiceFragment, SkippedService } from './ruleset.ts';
 import type { NftRunner } from './runner.ts';
@@ -88,9 +88,10 @@ const LARGE_RECORD_ELEMENTS = 20_000;
 /** Longest wait of the cleanup timer between failed attempts. */
 const MAX_CLEANUP_RETRY_MS = 60_000;
 
-function wantedElements(fragments: ReadonlyMap<string, ServiceFragment>): number {
-  let n = 0;
-  for (const f of fragments.values()) n += f.elements.length + f.hairpin.length;
+/** About how many elements a snapshot needs (a backend per endpoint, an entry or two per port). */
+function estimatedElements(snap: FamilySnapshot): number {
+  let n = 2 * snap.services.size;
+  for (const eps of snap.endpoints.values()) n += eps.length;
   return n;
 }
 
@@ -290,12 +291,9 @@ export class NftablesDataplane implements Dataplane {
       // Forget names of ports that are gone (the cache only grows between rewrites).
       for (const k of this.#names.keys()) if (!snap.services.has(k)) this.#names.delete(k);
     }
-    const rs = renderFamily(snap, ctx, this.#deps, shards);
-    this.#logSkipped(rs.skipped);
     const t1 = this.#clock.monotonic();
-    this.#timing.render += t1 - t0;
     let kernel: KernelView | undefined;
-    const large = Math.max(state.elementCount(), wantedElements(rs.services)) >= LARGE_RECORD_ELEMENTS;
+    const large = Math.max(state.elementCount(), estimatedElements(snap)) >= LARGE_RECORD_ELEMENTS;
     const readDue = rewrite || !large || state.lastKernelReadAt === undefined || now - state.lastKernelReadAt >= (this.#o.kernelReadIntervalMs ?? 600_000);
     if ((this.#o.readKernelOnFullSync ?? true) && readDue) {
       state.lastKernelReadAt = now;
@@ -308,10 +306,29 @@ export class NftablesDataplane implements Dataplane {
     }
     const t2 = this.#clock.monotonic();
     this.#timing.kernelRead += t2 - t1;
+    // Rendered as planned (one fragment alive at a time); the render's share of the time is
+    // measured around each port.
+    const skipped: SkippedService[] = [];
+    let renderMs = 0;
+    const clock = this.#clock;
+    const rendered = renderFragments(snap, ctx, this.#deps, shards, skipped);
+    const fragments = {
+      *[Symbol.iterator](): Generator<ServiceFragment> {
+        for (;;) {
+          const r0 = clock.monotonic();
+          const next = rendered.next();
+          renderMs += clock.monotonic() - r0;
+          if (next.done === true) return;
+          yield next.value;
+        }
+      },
+    };
     const plan = planFull(state, {
-      ctx, tables: rs.tables, fragments: rs.services, kernel, rewrite, recreateBaseChains: !state.fullySynced, shards, now,
+      ctx, tables: renderTables(ctx, shards), fragments, kernel, rewrite, recreateBaseChains: !state.fullySynced, shards, now,
     });
-    this.#timing.plan += this.#clock.monotonic() - t2;
+    this.#logSkipped(skipped);
+    this.#timing.render += (t1 - t0) + renderMs;
+    this.#timing.plan += this.#clock.monotonic() - t2 - renderMs;
     return plan;
   }
 

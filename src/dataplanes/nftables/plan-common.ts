@@ -39,6 +39,23 @@ export class Sections {
     yield* this.deleteChains;
   }
 
+  /** Puts `before`'s statements ahead of this one's, section by section. */
+  prepend(before: Sections): void {
+    const put = (to: string[], from: readonly string[]): void => {
+      if (from.length === 0) return;
+      const mine = to.splice(0, to.length);
+      for (const l of from) to.push(l);
+      for (const l of mine) to.push(l);
+    };
+    put(this.declare, before.declare);
+    put(this.flush, before.flush);
+    put(this.deleteElements, before.deleteElements);
+    put(this.deleteSets, before.deleteSets);
+    put(this.rules, before.rules);
+    put(this.addElements, before.addElements);
+    put(this.deleteChains, before.deleteChains);
+  }
+
   get operations(): number {
     return this.declare.length + this.flush.length + this.deleteElements.length + this.deleteSets.length
       + this.rules.length + this.addElements.length + this.deleteChains.length;
@@ -92,17 +109,18 @@ export function writeServiceChain(s: Sections, f: NftFamily, id: string, rules: 
 
 /** Collects element additions per container and emits them as set declarations. */
 export class ElementAdds {
+  /** container → key, payload, key, payload, … (the strings of our records: nothing new per element) */
   readonly #byContainer = new Map<string, string[]>();
 
   add(container: string, key: string, payload: string): void {
     let list = this.#byContainer.get(container);
     if (!list) this.#byContainer.set(container, (list = []));
-    list.push(`${key}${payload}`);
+    list.push(key, payload);
   }
 
   get size(): number {
     let n = 0;
-    for (const l of this.#byContainer.values()) n += l.length;
+    for (const l of this.#byContainer.values()) n += l.length / 2;
     return n;
   }
 
@@ -111,10 +129,14 @@ export class ElementAdds {
    * `divert` accepts go to `diverted` instead.
    */
   emit(out: string[], f: NftFamily, ctx: Pick<FamilyContext, 'addrType' | 'ipX'>, chunk = 4096, divert?: { readonly accepts: (container: string) => boolean; readonly to: string[] }): void {
-    for (const [container, entries] of this.#byContainer) {
+    for (const [container, list] of this.#byContainer) {
       const decl = containerDecl(ctx, nameOfId(container));
       const target = divert?.accepts(container) === true ? divert.to : out;
-      for (let i = 0; i < entries.length; i += chunk) target.push(setElementsText(f, container, decl.kind, decl.spec, entries.slice(i, i + chunk)));
+      for (let i = 0; i < list.length; i += 2 * chunk) {
+        const entries: string[] = [];
+        for (let j = i; j < Math.min(list.length, i + 2 * chunk); j += 2) entries.push(`${list[j] ?? ''}${list[j + 1] ?? ''}`);
+        target.push(setElementsText(f, container, decl.kind, decl.spec, entries));
+      }
     }
   }
 }

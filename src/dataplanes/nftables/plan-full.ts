@@ -17,8 +17,9 @@
 import * as N from './names.ts';
 import type { FamilyContext } from './options.ts';
 import { deleteElement, ElementAdds, newStats, Sections, verdictFree, writeServiceChain, type FamilyPlan } from './plan-common.ts';
+import { withLbChains } from './render-base.ts';
 import { chainDeclText, elementKeyText, elementPayloadText, hairpinKey, nameOfId, objId, ruleText, setDeclText, tableOfId, type ServiceFragment, type TableRuleset } from './ruleset.ts';
-import { chainHash, child, effectivePayload, replaceFragment, setSignature, recordElements, toRecord, withOwner, type FamilyState, type FragmentRecord, type OwnerEntry } from './state.ts';
+import { addOwner, chainHash, child, replaceFragment, setSignature, recordElements, toRecord, winner, type FamilyState, type FragmentRecord, type Owners } from './state.ts';
 
 /** What the kernel holds according to a fresh read (names and elements). */
 export interface KernelView {
@@ -35,9 +36,13 @@ export interface KernelView {
 
 export interface FullPlanInput {
   readonly ctx: FamilyContext;
-  /** Fixed parts of every table to have, TABLE first (with the lb chains the fragments use). */
+  /** Fixed parts of every table to have, TABLE first (the lb chains the fragments use are added here). */
   readonly tables: readonly TableRuleset[];
-  readonly fragments: ReadonlyMap<string, ServiceFragment>;
+  /**
+   * Every service port's fragment, once. May be rendered lazily: each is turned into its record
+   * as it comes, so the whole rendered ruleset never exists at once.
+   */
+  readonly fragments: Iterable<ServiceFragment>;
   /** Fresh read of the kernel; without it our record stands in for the kernel. */
   readonly kernel: KernelView | undefined;
   /** Write every chain (rewrite) rather than only missing or changed ones (resync). */
@@ -72,41 +77,18 @@ export function planFull(state: FamilyState, input: FullPlanInput): FamilyPlan {
   const emptyKernel = input.kernel !== undefined && input.kernel.tables.size === 0;
   const wantTables = new Set(input.tables.map((t) => t.name));
 
-  const fixed = new Map<string, string>();
-  for (const t of input.tables) {
-    const ref = `${f} ${t.name}`;
-    s.declare.push(t.name === N.TABLE ? `add table ${ref} { comment "rules for kube-proxy" ; }` : `add table ${ref}`);
-    for (const c of t.chains) {
-      const id = objId(t.name, c.name);
-      const hash = chainHash(c);
-      fixed.set(id, hash);
-      if (c.base && input.recreateBaseChains) s.declare.push(`add chain ${ref} ${c.name}`, `delete chain ${ref} ${c.name}`);
-      s.declare.push(chainDeclText(f, c));
-      // Fixed chains are few and short: always written, so drift in them never outlives a full sync.
-      if (kernel.chains.has(id) && !(c.base && input.recreateBaseChains)) s.flush.push(`flush chain ${ref} ${c.name}`);
-      for (const r of c.rules) s.rules.push(ruleText(f, c.name, r, t.name));
-    }
-    for (const set of t.sets) {
-      s.declare.push(setDeclText(f, set));
-      if (set.name === N.NODEPORT_IPS_SET) s.flush.push(`flush set ${ref} ${set.name}`);
-    }
-    for (const name of t.absentSets) {
-      s.declare.push(`add set ${ref} ${name} { type ${input.ctx.addrType} ; }`);
-      s.deleteSets.push(`delete set ${ref} ${name}`);
-    }
-    for (const e of t.elements) s.addElements.push(`add element ${f} ${objId(t.name, e.set)} { ${elementKeyText(e)}${elementPayloadText(e)} }`);
-  }
-  // Tables of a previous, larger spread (their services are written elsewhere below).
-  const dropTables = [...kernel.tables].filter((t) => !wantTables.has(t) && N.shardIndexOf(t) !== undefined);
-  for (const t of dropTables) s.deleteChains.push(`delete table ${f} ${t}`);
-
   const records = new Map<string, FragmentRecord>();
   const wantChains = new Map<string, string>();
   const wantSets = new Map<string, string>();
-  const wantOwners = new Map<string, Map<string, OwnerEntry>>();
+  const wantOwners = new Map<string, Map<string, Owners>>();
+  /** container → key → the winning owner's payload */
+  const wantPayloads = new Map<string, Map<string, string>>();
   const hairpin = new Set<string>();
-  for (const [portKey, frag] of input.fragments) {
+  const lbUse = new Map<string, Pick<ServiceFragment, 'table' | 'lb'>>();
+  for (const frag of input.fragments) {
+    const portKey = frag.portKey;
     const rec = toRecord(frag);
+    if (frag.lb !== undefined) lbUse.set(`${frag.table} ${String(frag.lb)}`, { table: frag.table, lb: frag.lb });
     records.set(portKey, rec);
     let recreate = false;
     for (const set of frag.sets) {
@@ -128,11 +110,44 @@ export function planFull(state: FamilyState, input: FullPlanInput): FamilyPlan {
     }
     for (const [container, key, payload] of recordElements(rec)) {
       const byKey = child(wantOwners, container);
-      const next = withOwner(byKey.get(key), portKey, payload);
-      if (next !== undefined) byKey.set(key, next);
+      const owners = addOwner(byKey.get(key), portKey);
+      byKey.set(key, owners);
+      if (winner(owners) === portKey) child(wantPayloads, container).set(key, payload);
     }
     for (const ip of frag.hairpin) hairpin.add(ip);
   }
+
+  // The tables' fixed parts go first in every section (tables before what they hold).
+  const ts = new Sections();
+  const fixed = new Map<string, string>();
+  for (const t of withLbChains(input.ctx, input.tables, lbUse.values())) {
+    const ref = `${f} ${t.name}`;
+    ts.declare.push(t.name === N.TABLE ? `add table ${ref} { comment "rules for kube-proxy" ; }` : `add table ${ref}`);
+    for (const c of t.chains) {
+      const id = objId(t.name, c.name);
+      const hash = chainHash(c);
+      fixed.set(id, hash);
+      if (c.base && input.recreateBaseChains) ts.declare.push(`add chain ${ref} ${c.name}`, `delete chain ${ref} ${c.name}`);
+      ts.declare.push(chainDeclText(f, c));
+      // Fixed chains are few and short: always written, so drift in them never outlives a full sync.
+      if (kernel.chains.has(id) && !(c.base && input.recreateBaseChains)) ts.flush.push(`flush chain ${ref} ${c.name}`);
+      for (const r of c.rules) ts.rules.push(ruleText(f, c.name, r, t.name));
+    }
+    for (const set of t.sets) {
+      ts.declare.push(setDeclText(f, set));
+      if (set.name === N.NODEPORT_IPS_SET) ts.flush.push(`flush set ${ref} ${set.name}`);
+    }
+    for (const name of t.absentSets) {
+      ts.declare.push(`add set ${ref} ${name} { type ${input.ctx.addrType} ; }`);
+      ts.deleteSets.push(`delete set ${ref} ${name}`);
+    }
+    for (const e of t.elements) ts.addElements.push(`add element ${f} ${objId(t.name, e.set)} { ${elementKeyText(e)}${elementPayloadText(e)} }`);
+  }
+  // Tables of a previous, larger spread (their services are written elsewhere below).
+  const dropTables = [...kernel.tables].filter((t) => !wantTables.has(t) && N.shardIndexOf(t) !== undefined);
+  for (const t of dropTables) ts.deleteChains.push(`delete table ${f} ${t}`);
+
+  s.prepend(ts);
 
   const staleNow: string[] = [];
   for (const id of kernel.chains) {
@@ -154,11 +169,7 @@ export function planFull(state: FamilyState, input: FullPlanInput): FamilyPlan {
       const unread = kernel.unread.get(container);
       if (unread !== undefined) s.flush.push(`flush ${unread} ${f} ${container}`);
       const have = (unread === undefined ? kernel.elements.get(container) : undefined) ?? new Map<string, string>();
-      const want = new Map<string, string>();
-      for (const [key, owners] of wantOwners.get(container) ?? []) {
-        const payload = effectivePayload(owners);
-        if (payload !== undefined) want.set(key, payload);
-      }
+      const want = wantPayloads.get(container) ?? new Map<string, string>();
       for (const [key, payload] of have) {
         if (want.get(key) !== payload) deleteElement(s, f, container, key, stats);
       }
@@ -191,6 +202,8 @@ export function planFull(state: FamilyState, input: FullPlanInput): FamilyPlan {
     }
     : undefined;
 
+  // commit() must not keep `input` (the rendered fragments) alive until the next sync.
+  const { now, rewrite, shards } = input;
   return {
     sections: s,
     stats,
@@ -213,7 +226,7 @@ export function planFull(state: FamilyState, input: FullPlanInput): FamilyPlan {
       state.staleChains.clear();
       for (const id of staleNow) {
         state.chains.set(id, '');
-        state.staleChains.set(id, keepStale.get(id) ?? input.now);
+        state.staleChains.set(id, keepStale.get(id) ?? now);
       }
       state.affinitySets.clear();
       for (const [id, sig] of wantSets) state.affinitySets.set(id, sig);
@@ -221,11 +234,11 @@ export function planFull(state: FamilyState, input: FullPlanInput): FamilyPlan {
       state.elements.clear();
       for (const [container, m] of wantElements) state.elements.set(container, m);
       state.staleElements.clear();
-      if (input.rewrite) state.hairpin.clear();
+      if (rewrite) state.hairpin.clear();
       for (const ip of hairpin) state.hairpin.add(ip);
-      state.shards = input.shards;
+      state.shards = shards;
       state.fullySynced = true;
-      if (input.rewrite) state.lastRewriteAt = input.now;
+      if (rewrite) state.lastRewriteAt = now;
     },
   };
 }

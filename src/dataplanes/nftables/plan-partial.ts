@@ -8,7 +8,7 @@ import type { FamilyContext } from './options.ts';
 import { deferrable, deleteElement, ElementAdds, newStats, Sections, writeServiceChain, type FamilyPlan } from './plan-common.ts';
 import { backendsMapDecls, renderLbChain } from './render-base.ts';
 import { hairpinKey, objId, setDeclText, tableOfId, type ServiceFragment } from './ruleset.ts';
-import { chainHash, child, effectivePayload, ownerPairs, recordElements, replaceFragment, setOwner, setSignature, toRecord, type FamilyState, type FragmentRecord } from './state.ts';
+import { addOwner, chainHash, child, payloadIn, recordElements, removeOwner, replaceFragment, setOwner, setSignature, toRecord, winner, type FamilyState, type FragmentRecord } from './state.ts';
 import { HAIRPIN_SET, lbChain, TABLE } from './names.ts';
 
 /** Port key → its new fragment (undefined: the port is gone or skipped). */
@@ -107,12 +107,11 @@ export function planPartial(state: FamilyState, ctx: FamilyContext, updates: Upd
   const elementUpdates: [string, string, string | undefined][] = [];
   for (const [container, byKey] of elementOwners) {
     for (const [key, changes] of byKey) {
-      const merged = new Map(ownerPairs(state.owners.get(container)?.get(key)));
-      for (const [owner, payload] of changes) {
-        if (payload === undefined) merged.delete(owner);
-        else merged.set(owner, payload);
-      }
-      const want = effectivePayload(merged);
+      let owners = state.owners.get(container)?.get(key);
+      for (const [owner, payload] of changes) owners = payload === undefined ? removeOwner(owners, owner) : addOwner(owners, owner);
+      const win = owners === undefined ? undefined : winner(owners);
+      // The winner's payload: from this sync's changes, or (another service's key) its record.
+      const want = win === undefined ? undefined : changes.has(win) ? changes.get(win) : payloadIn(state.fragments.get(win), container, key);
       const have = state.elements.get(container)?.get(key);
       if (want === have) {
         if (want !== undefined && state.staleElements.get(container)?.has(key) === true) unstale.push([container, key]);
@@ -164,9 +163,9 @@ export function planPartial(state: FamilyState, ctx: FamilyContext, updates: Upd
     commit(): void {
       for (const [portKey, rec] of newRecords) {
         const old = state.fragments.get(portKey);
-        for (const [container, key] of recordElements(old)) setOwner(state, container, key, portKey, undefined);
+        for (const [container, key] of recordElements(old)) setOwner(state, container, key, portKey, false);
         replaceFragment(state, portKey, rec);
-        for (const [container, key, payload] of recordElements(rec)) setOwner(state, container, key, portKey, payload);
+        for (const [container, key] of recordElements(rec)) setOwner(state, container, key, portKey, true);
       }
       for (const [id, hash] of fixedUpdates) {
         state.fixedChains.set(id, hash);

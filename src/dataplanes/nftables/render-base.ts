@@ -11,7 +11,7 @@
 
 import * as N from './names.ts';
 import type { FamilyContext } from './options.ts';
-import type { NftChain, NftElement, NftSetDecl, TableRuleset } from './ruleset.ts';
+import type { NftChain, NftElement, NftSetDecl, ServiceFragment, TableRuleset } from './ruleset.ts';
 
 interface JumpSpec { readonly from: string; readonly to: string; readonly match: string }
 
@@ -189,4 +189,19 @@ export function renderShardBase(ctx: FamilyContext, table: string): TableRuleset
   ];
   const dispatch = dispatchSets(ctx, table);
   return { name: table, chains, sets: dispatch.sets, elements: dispatch.elements, absentSets: matchAll ? [N.NODEPORT_IPS_SET] : [] };
+}
+
+/** Adds to each table the shared lb chains its service ports dispatch to. */
+export function withLbChains(ctx: FamilyContext, tables: readonly TableRuleset[], used: Iterable<Pick<ServiceFragment, 'table' | 'lb'>>): TableRuleset[] {
+  const wanted = new Map<string, Set<number>>();
+  for (const f of used) {
+    if (f.lb === undefined) continue;
+    let set = wanted.get(f.table);
+    if (!set) wanted.set(f.table, (set = new Set()));
+    set.add(f.lb);
+  }
+  return tables.map((t) => {
+    const ns = [...(wanted.get(t.name) ?? [])].sort((a, b) => a - b);
+    return ns.length === 0 ? t : { ...t, chains: [...t.chains, ...ns.map((n) => renderLbChain(ctx, t.name, n))] };
+  });
 }

@@ -8,7 +8,7 @@ import { NftUnsafeValueError } from './errors.ts';
 import { shardTable } from './names.ts';
 import { resolveFamilyContext, type FamilyContext, type NftablesRenderOptions } from './options.ts';
 import { tableFor } from './placement.ts';
-import { renderBase, renderLbChain, renderShardBase } from './render-base.ts';
+import { renderBase, renderShardBase, withLbChains } from './render-base.ts';
 import { portNames, renderServicePort, type PortNames } from './render-service.ts';
 import type { FamilyRuleset, ServiceFragment, SkippedService, TableRuleset } from './ruleset.ts';
 
@@ -53,35 +53,29 @@ export function renderTables(ctx: FamilyContext, shards: number): TableRuleset[]
   return out;
 }
 
+/**
+ * Every service port's fragment, rendered as it is asked for; ports that cannot be rendered
+ * go to `skipped`. A full sync plans each fragment as it comes (plan-full.ts), so only one is
+ * alive at a time: the whole rendered ruleset of 10k services is ≈ 20 MiB of short-lived objects.
+ */
+export function* renderFragments(snap: FamilySnapshot, ctx: FamilyContext, deps: RenderDeps, shards: number, skipped: SkippedService[]): Generator<ServiceFragment> {
+  for (const [service, portKeys] of snap.portsByService) {
+    const table = tableFor(service, shards);
+    for (const portKey of portKeys) {
+      const r = renderPort(ctx, snap, portKey, deps, table);
+      if (r?.ok === true) yield r.fragment;
+      else if (r) skipped.push(r.skipped);
+    }
+  }
+}
+
 /** The whole ruleset of one family (a full sync). Linear in services + endpoints. */
 export function renderFamily(snap: FamilySnapshot, options: NftablesRenderOptions | FamilyContext, deps: RenderDeps = {}, shards = 1): FamilyRuleset {
   const ctx = 'addrType' in options ? options : resolveFamilyContext(snap.family, options);
   const services = new Map<string, ServiceFragment>();
   const skipped: SkippedService[] = [];
-  for (const [service, portKeys] of snap.portsByService) {
-    const table = tableFor(service, shards);
-    for (const portKey of portKeys) {
-      const r = renderPort(ctx, snap, portKey, deps, table);
-      if (r?.ok === true) services.set(portKey, r.fragment);
-      else if (r) skipped.push(r.skipped);
-    }
-  }
+  for (const frag of renderFragments(snap, ctx, deps, shards, skipped)) services.set(frag.portKey, frag);
   return { family: snap.family, nftFamily: ctx.nft, tables: withLbChains(ctx, renderTables(ctx, shards), services.values()), services, skipped };
-}
-
-/** Adds to each table the shared lb chains its service ports dispatch to. */
-export function withLbChains(ctx: FamilyContext, tables: readonly TableRuleset[], fragments: Iterable<ServiceFragment>): TableRuleset[] {
-  const wanted = new Map<string, Set<number>>();
-  for (const f of fragments) {
-    if (f.lb === undefined) continue;
-    let set = wanted.get(f.table);
-    if (!set) wanted.set(f.table, (set = new Set()));
-    set.add(f.lb);
-  }
-  return tables.map((t) => {
-    const ns = [...(wanted.get(t.name) ?? [])].sort((a, b) => a - b);
-    return ns.length === 0 ? t : { ...t, chains: [...t.chains, ...ns.map((n) => renderLbChain(ctx, t.name, n))] };
-  });
 }
 
 /**
@@ -97,4 +91,4 @@ export function portKeysOfServices(snap: FamilySnapshot, services: ReadonlySet<S
   return out;
 }
 
-export { resolveFamilyContext };
+export { resolveFamilyContext, withLbChains };

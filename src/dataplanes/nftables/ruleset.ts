@@ -177,11 +177,16 @@ export function elementKeyText(e: Pick<NftElement, 'key'>): string {
   return e.key.join(' . ');
 }
 
-/** What follows the key inside braces: ` comment "…" : goto …` (empty for plain sets). */
+/**
+ * What follows the key inside braces: ` comment "…" : goto …` (empty for plain sets). Built
+ * with join, which makes one flat string: a template literal makes a tree of cons strings
+ * (32 bytes per node), and records keep one payload per element.
+ */
 export function elementPayloadText(e: Pick<NftElement, 'value' | 'comment'>): string {
-  const comment = e.comment !== undefined ? ` comment "${e.comment}"` : '';
-  const value = e.value !== undefined ? ` : ${e.value}` : '';
-  return `${comment}${value}`;
+  const parts: string[] = [];
+  if (e.comment !== undefined) parts.push(' comment "', e.comment, '"');
+  if (e.value !== undefined) parts.push(' : ', e.value);
+  return parts.join('');
 }
 
 export function elementAddText(f: NftFamily, id: string, key: string, payload: string): string {

@@ -71,7 +71,32 @@ export class SpawnNftRunner implements NftRunner {
         resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
       });
       child.stdin.on('error', () => { /* reported through close/error */ });
-      child.stdin.end(stdin ?? '');
+      writePieces(child.stdin, stdin ?? '');
     });
   }
+}
+
+/** Largest piece of a script written to nft's stdin at once. */
+const STDIN_PIECE = 64 * 1024;
+
+/**
+ * Writes `text` in pieces, each after the previous one drained. A 5 MB transaction written at
+ * once is a 5 MB buffer outside the heap; glibc then raises its mmap threshold to that size
+ * and keeps later buffers in its main heap, which it rarely gives back: RSS the process keeps.
+ */
+function writePieces(stream: NodeJS.WritableStream, text: string, from = 0): void {
+  let i = from;
+  while (i < text.length) {
+    let end = Math.min(text.length, i + STDIN_PIECE);
+    // Never split a surrogate pair (UTF-8 would get two halves of one character).
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+    const ok = stream.write(text.slice(i, end));
+    i = end;
+    if (!ok) {
+      stream.once('drain', () => { writePieces(stream, text, i); });
+      return;
+    }
+  }
+  stream.end();
 }

@@ -62,8 +62,8 @@ export class FamilyState {
   // --- what we asked for ---
   readonly fragments = new Map<string, FragmentRecord>();
   readonly portsByService = new Map<ServiceKey, Set<string>>();
-  /** container → key → owning port(s) and payload (two services may claim one key). */
-  readonly owners = new Map<string, Map<string, OwnerEntry>>();
+  /** container → key → owning port(s) (two services may claim one key). */
+  readonly owners = new Map<string, Map<string, Owners>>();
   noLocalInternal = 0;
   noLocalExternal = 0;
 
@@ -117,12 +117,15 @@ export function setSignature(s: Pick<NftSetDecl, 'type' | 'timeoutSeconds'>): st
   return `${s.type}/${String(s.timeoutSeconds ?? 0)}`;
 }
 
+/** Shared by the records of ports without chains or sets of their own (most ClusterIP ports). */
+const NO_ENTRIES: ReadonlyMap<string, string> = new Map();
+
 export function toRecord(f: ServiceFragment): FragmentRecord {
   return {
     serviceKey: f.serviceKey,
     table: f.table,
-    chains: new Map(f.chains.map((c) => [objId(c.table, c.name), chainHash(c)])),
-    sets: new Map(f.sets.map((s) => [objId(s.table, s.name), setSignature(s)])),
+    chains: f.chains.length === 0 ? NO_ENTRIES : new Map(f.chains.map((c) => [objId(c.table, c.name), chainHash(c)])),
+    sets: f.sets.length === 0 ? NO_ENTRIES : new Map(f.sets.map((s) => [objId(s.table, s.name), setSignature(s)])),
     elements: f.elements.flatMap((e) => [containerId(e.table, e.set), elementKeyText(e), elementPayloadText(e)]),
     hairpin: f.hairpin,
     noLocalInternal: f.noLocalInternal,
@@ -131,39 +134,48 @@ export function toRecord(f: ServiceFragment): FragmentRecord {
 }
 
 /**
- * Who wants an element and with which payload. Almost every key has one owner, kept as a pair:
- * a Map per key cost ~200 bytes × every element (25 MiB at 10k services × 10 endpoints).
+ * Who wants an element: the port key of its one owner (almost always), or the sorted port keys
+ * of several. The payload each owner wants is in that owner's record (payloadIn); the one in
+ * force is the winner's (the lexically smallest owner). A pair or a Map per key cost 90–200
+ * bytes × every element (11–25 MiB at 10k services × 10 endpoints); a port key is shared.
  */
-export type OwnerEntry = readonly [owner: string, payload: string] | ReadonlyMap<string, string>;
+export type Owners = string | readonly string[];
 
-/** The (owner, payload) pairs of an entry. */
-export function ownerPairs(e: OwnerEntry | undefined): Iterable<readonly [string, string]> {
-  if (e === undefined) return [];
-  return isPair(e) ? [e] : e;
+/** The owners, as a list. */
+export function ownerList(o: Owners | undefined): readonly string[] {
+  if (o === undefined) return [];
+  return typeof o === 'string' ? [o] : o;
 }
 
-function isPair(e: OwnerEntry): e is readonly [string, string] {
-  return Array.isArray(e);
+/** The owner whose payload is in force. */
+export function winner(o: Owners): string {
+  return typeof o === 'string' ? o : (o[0] ?? '');
 }
 
-/** `e` with `owner` wanting `payload` (undefined: no longer wanting); undefined when nobody is left. */
-export function withOwner(e: OwnerEntry | undefined, owner: string, payload: string | undefined): OwnerEntry | undefined {
-  if (e === undefined) return payload === undefined ? undefined : [owner, payload];
-  if (isPair(e)) {
-    if (e[0] === owner) return payload === undefined ? undefined : [owner, payload];
-    if (payload === undefined) return e;
-    return new Map([e, [owner, payload]]);
-  }
-  if (payload === undefined && !e.has(owner)) return e;
-  const m = new Map(e);
-  if (payload === undefined) m.delete(owner);
-  else m.set(owner, payload);
-  if (m.size === 0) return undefined;
-  if (m.size === 1) {
-    const [only] = m;
-    return only;
-  }
-  return m;
+/** `o` with `owner` added (no change when it is one already). */
+export function addOwner(o: Owners | undefined, owner: string): Owners {
+  if (o === undefined || o === owner) return owner;
+  const list = ownerList(o);
+  if (list.includes(owner)) return o;
+  return [...list, owner].sort();
+}
+
+/** `o` without `owner`; undefined when nobody is left. */
+export function removeOwner(o: Owners | undefined, owner: string): Owners | undefined {
+  if (o === undefined || o === owner) return undefined;
+  if (typeof o === 'string') return o;
+  const rest = o.filter((x) => x !== owner);
+  if (rest.length === o.length) return o;
+  return rest.length === 1 ? (rest[0] ?? undefined) : rest;
+}
+
+/** The payload `rec` wants for key in container (the last listing wins, as it did when written). */
+export function payloadIn(rec: FragmentRecord | undefined, container: string, key: string): string | undefined {
+  if (rec === undefined) return undefined;
+  const e = rec.elements;
+  let found: string | undefined;
+  for (let i = 0; i + 2 < e.length; i += 3) if (e[i] === container && e[i + 1] === key) found = e[i + 2];
+  return found;
 }
 
 /** The [container, key, payload] triples of a record. */
@@ -171,17 +183,6 @@ export function* recordElements(rec: FragmentRecord | undefined): Generator<read
   if (rec === undefined) return;
   const e = rec.elements;
   for (let i = 0; i + 2 < e.length; i += 3) yield [e[i] ?? '', e[i + 1] ?? '', e[i + 2] ?? ''];
-}
-
-/** The payload a key resolves to given its owners: the lexically smallest owner wins. */
-export function effectivePayload(owners: OwnerEntry | ReadonlyMap<string, string> | undefined): string | undefined {
-  if (owners === undefined) return undefined;
-  let bestKey: string | undefined;
-  let best: string | undefined;
-  for (const [k, v] of ownerPairs(owners)) {
-    if (bestKey === undefined || k < bestKey) { bestKey = k; best = v; }
-  }
-  return best;
 }
 
 /** m.get(k), creating an empty Map there first if needed. */
@@ -211,10 +212,10 @@ export function replaceFragment(state: FamilyState, portKey: string, rec: Fragme
   ports.add(portKey);
 }
 
-/** Record `owner` as wanting payload (undefined: no longer wanting) for one element. */
-export function setOwner(state: FamilyState, container: string, key: string, owner: string, payload: string | undefined): void {
+/** Record whether `owner` wants an element (its payload is in its record). */
+export function setOwner(state: FamilyState, container: string, key: string, owner: string, wants: boolean): void {
   const byKey = child(state.owners, container);
-  const next = withOwner(byKey.get(key), owner, payload);
+  const next = wants ? addOwner(byKey.get(key), owner) : removeOwner(byKey.get(key), owner);
   if (next === undefined) byKey.delete(key);
   else byKey.set(key, next);
 }

@@ -161,6 +161,33 @@ describe('nftables dataplane syncs', () => {
     ]);
   });
 
+  it('two Services claiming one element: the smaller owner wins; when it goes, the other takes over, and back', async () => {
+    const { dp, runner } = setup();
+    const shared = (name: string, ip: string, ep: string): Port => svc('ns', name, ip, 80, [makeEndpoint(ep, 80)], (s) => { s.externalIPs = ['192.0.2.10']; });
+    const a = shared('a', '172.30.2.1', '10.0.5.1');
+    const b = shared('b', '172.30.2.2', '10.0.5.2');
+    const key = '192.0.2.10 . tcp . 80';
+    const target = (): string | undefined => dp.stateOf('IPv4')?.elements.get('kube-proxy service-ips')?.get(key);
+    await dp.sync({ full: true, families: [makeSnapshot({ ports: [b, a] })] });
+    assert.match(target() ?? '', /external-\w+-ns\/a\//, 'ns/a wins over ns/b');
+    assert.equal(runner.last.split(key).length - 1, 1, 'the kernel gets one element');
+
+    await dp.sync({ full: false, families: [makeSnapshot({ ports: [b], changed: ['ns/a'] })] });
+    assert.match(target() ?? '', /external-\w+-ns\/b\//, 'ns/b takes over (its payload from its record)');
+    assert.ok(runner.lastLines().some((l) => l === `delete element ip kube-proxy service-ips { ${key} }`), runner.last);
+    assert.ok(runner.lastLines().some((l) => l.includes(`${key} : goto external-`) && l.includes('ns/b/')), runner.last);
+
+    await dp.sync({ full: false, families: [makeSnapshot({ ports: [a, b], changed: ['ns/a'] })] });
+    assert.match(target() ?? '', /external-\w+-ns\/a\//, 'ns/a back');
+    await dp.sync({ full: false, families: [makeSnapshot({ ports: [a], changed: ['ns/b'] })] });
+    assert.match(target() ?? '', /external-\w+-ns\/a\//, 'ns/b leaving changes nothing');
+    assert.ok(!runner.lastLines().some((l) => l.includes(key)), 'no statement for the shared key');
+    // A full sync agrees with what the partial ones left.
+    await dp.sync({ full: true, families: [makeSnapshot({ ports: [a] })] });
+    assert.match(target() ?? '', /external-\w+-ns\/a\//);
+    assert.deepEqual([...(dp.stateOf('IPv4')?.owners.get('kube-proxy service-ips')?.values() ?? [])].filter((o) => typeof o !== 'string'), [], 'one owner per key left');
+  });
+
   it('deletes at once what must not linger: an element whose target chain stays live', async () => {
     const { dp, runner } = setup();
     const withExt = (ips: string[]): Port => svc('ns5', 'ext', '172.30.0.50', 80, [makeEndpoint('10.0.5.1', 80)], (s) => { s.externalIPs = ips; });
