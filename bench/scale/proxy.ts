@@ -59,8 +59,11 @@ export class ProxyDaemon {
 
   static start(o: ProxyStart): ProxyDaemon {
     const log = createWriteStream(o.logFile, { flags: 'a' });
+    // KPT_SCALE_PROXY_NODE_ARGS="--trace-gc …": node options for the proxy only (NODE_OPTIONS
+    // refuses some, and would reach every process of the benchmark).
+    const nodeArgs = (process.env['KPT_SCALE_PROXY_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
     const args = [
-      BIN, '--kubeconfig', o.kubeconfig, '--hostname-override', NODE_NAME, '--proxy-mode', 'nftables',
+      ...nodeArgs, BIN, '--kubeconfig', o.kubeconfig, '--hostname-override', NODE_NAME, '--proxy-mode', 'nftables',
       '--cluster-cidr', CLUSTER_CIDR, '--iptables-min-sync-period', o.minSyncPeriod,
       '--metrics-bind-address', `127.0.0.1:${String(METRICS_PORT)}`, '--healthz-bind-address', `127.0.0.1:${String(HEALTHZ_PORT)}`,
       '--logging-format', 'json', '-v', '1', ...(o.extraArgs ?? []),

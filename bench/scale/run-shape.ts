@@ -151,6 +151,12 @@ export async function runShape(shape: Shape, o: RunOptions): Promise<ShapeResult
       process.kill(proxy.pid, 'SIGUSR2');
       await sleep(30_000);
     }
+    // KPT_SCALE_HOLD_S=N: N seconds to look at the proxy from outside (/proc/PID/smaps) here.
+    const hold = Number(process.env['KPT_SCALE_HOLD_S'] ?? 0);
+    if (hold > 0) {
+      o.log(`${shape.name}: holding ${String(hold)} s (proxy pid ${String(proxy.pid)})`);
+      await sleep(hold * 1000);
+    }
 
     let dataplane: DataplaneResult | undefined;
     if (!o.skip.has('dataplane')) {
