@@ -112,6 +112,7 @@ export async function runShape(shape: Shape, o: RunOptions): Promise<ShapeResult
     const once = JSON.parse(await env.big.node.run(process.execPath, [join(import.meta.dirname, 'probe.ts'), 'once', probeIP, '80', '2000'])) as { ok: boolean };
     let steady = procSample(proxy.pid);
     let peak = steady.peakMiB;
+    const coldPeak = peak;
 
     // No netlink listener during the restart, as on a node: a restart of a large ruleset flushes
     // and refills the element maps in one transaction (as upstream's full syncs do), and with a
@@ -144,7 +145,7 @@ export async function runShape(shape: Shape, o: RunOptions): Promise<ShapeResult
     const m = await proxy.metrics();
     const mib = (k: string): number => round((m.get(k) ?? Number.NaN) / 2 ** 20);
     const heap = { usedMiB: mib('nodejs_heap_size_used_bytes'), totalMiB: mib('nodejs_heap_size_total_bytes'), externalMiB: mib('nodejs_external_memory_bytes') };
-    o.log(`${shape.name}: proxy RSS ${String(round(steady.rssMiB))} MiB, heap ${JSON.stringify(heap)}`);
+    o.log(`${shape.name}: proxy RSS ${String(round(steady.rssMiB))} MiB (peak ${String(round(coldPeak))} MiB with a cold start, ${String(round(steady.peakMiB))} with a restart), heap ${JSON.stringify(heap)}`);
     // KPT_SCALE_HEAP_SNAPSHOT=1 together with NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2: the
     // proxy writes a heap snapshot (Heap.*.heapsnapshot in its working directory) at this point.
     if (process.env['KPT_SCALE_HEAP_SNAPSHOT'] === '1') {

@@ -38,3 +38,15 @@ export function collectAfterLargeSync(ports: number): void {
   if (gc === null) return;
   setImmediate(gc);
 }
+
+/**
+ * Runs a major collection now if a sync is about to program `changes` (Services +
+ * EndpointSlice changes) ≥ LARGE_SYNC_PORTS: the initial lists of a large cluster, or a mass
+ * relist. Called once the snapshots are taken, so what the lists and the snapshot left behind
+ * (JSON, decoding, the endpoints' recomputation) goes before the dataplane piles its own sync
+ * on top: V8 would otherwise keep it until its next major collection, after the sync.
+ */
+export function collectBeforeLargeSync(changes: number): void {
+  if (changes < LARGE_SYNC_PORTS) return;
+  gcFunction()?.();
+}

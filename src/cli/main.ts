@@ -2,7 +2,7 @@
 // exit code and the signal handling (one AbortController). Everything it calls takes its
 // dependencies as arguments.
 
-import { collectAfterLargeSync } from './heap.ts';
+import { collectAfterLargeSync, collectBeforeLargeSync } from './heap.ts';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import ipaddr from 'ipaddr.js';
@@ -208,6 +208,7 @@ async function run(config: EffectiveConfig, env: NodeJS.ProcessEnv, logger: Logg
         syncServiceHealth(serviceHealth, snapshots, full);
         if (full) collectAfterLargeSync(snapshots.reduce((n, f) => n + f.services.size, 0));
       },
+      beforeDataplaneSync: (pending) => { collectBeforeLargeSync(pending.services + pending.endpoints); },
     });
     ref.loop = loop;
     loop.notifyNode(node);

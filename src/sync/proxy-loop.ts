@@ -37,6 +37,8 @@ export interface ProxyLoopOptions {
   readonly syncPeriodMs: number;
   /** Called after every successful sync with its snapshots (tests, status pages). */
   readonly onSynced?: ((families: readonly FamilySnapshot[], full: boolean) => void) | undefined;
+  /** Called between taking a sync's snapshots and programming them, with the changes they hold. */
+  readonly beforeDataplaneSync?: ((pending: { readonly services: number; readonly endpoints: number }) => void) | undefined;
 }
 
 export class ProxyLoop {
@@ -117,6 +119,7 @@ export class ProxyLoop {
     this.#fullPending = true;
     metrics?.syncPhaseLast.set({ kind: full ? 'full' : 'partial', phase: 'snapshot' }, snapSeconds);
     metrics?.syncPhaseTotal.inc({ kind: full ? 'full' : 'partial', phase: 'snapshot' }, snapSeconds);
+    this.#opts.beforeDataplaneSync?.(pending);
     const started = clock.monotonic();
     // A failure propagates to the runner, which logs it once with the retry delay and makes
     // the next run a full sync; the dataplane keeps its previous programming meanwhile.

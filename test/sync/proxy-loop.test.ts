@@ -26,7 +26,7 @@ class RecordingDataplane implements Dataplane {
   close(): Promise<void> { return Promise.resolve(); }
 }
 
-function setup(minSyncPeriodMs = 1000, syncPeriodMs = 30_000) {
+function setup(minSyncPeriodMs = 1000, syncPeriodMs = 30_000, beforeDataplaneSync?: (p: { services: number; endpoints: number }) => void) {
   const clock = new FakeClock();
   const logger = silentLogger();
   const dataplane = new RecordingDataplane();
@@ -34,7 +34,7 @@ function setup(minSyncPeriodMs = 1000, syncPeriodMs = 30_000) {
   const metrics = createProxyMetrics(new Registry(), { mode: 'nftables', collectDefaultMetrics: false });
   const ref: { loop?: ProxyLoop } = {};
   const state = new ProxyState({ nodeName: 'node1', families: ['IPv4'], logger, clock, onChange: () => ref.loop?.notifyChange() });
-  const loop = ref.loop = new ProxyLoop({ model: state, dataplane, families: ['IPv4'], clock, logger, health, metrics, minSyncPeriodMs, syncPeriodMs });
+  const loop = ref.loop = new ProxyLoop({ model: state, dataplane, families: ['IPv4'], clock, logger, health, metrics, minSyncPeriodMs, syncPeriodMs, beforeDataplaneSync });
   const ac = new AbortController();
   const done = loop.start(ac.signal);
   return { clock, dataplane, health, metrics, state, loop, stop: async () => { ac.abort(); await clock.settle(); await done; } };
@@ -62,6 +62,22 @@ describe('ProxyLoop', () => {
     assert.ok(family);
     assert.equal(family.services.size, 1);
     assert.equal(family.endpoints.get('ns1/svc1:p80/TCP')?.length, 1);
+    await t.stop();
+  });
+
+  it('tells beforeDataplaneSync how many changes a sync holds, after the snapshot and before the dataplane', async () => {
+    const calls: { services: number; endpoints: number; requestsBefore: number }[] = [];
+    const ref: { t?: ReturnType<typeof setup> } = {};
+    const t = ref.t = setup(0, 30_000, (p) => { calls.push({ ...p, requestsBefore: ref.t?.dataplane.requests.length ?? -1 }); });
+    t.state.onServiceAdd(svc);
+    t.state.onServicesSynced();
+    t.state.onEndpointSliceAdd(slice);
+    t.state.onEndpointSlicesSynced();
+    await t.clock.advance(0);
+    await t.clock.settle();
+    assert.deepEqual(calls, [{ services: 1, endpoints: 1, requestsBefore: 0 }]);
+    assert.equal(t.dataplane.requests.length, 1);
+    assert.equal(t.state.pending().services + t.state.pending().endpoints, 0, 'the snapshot was taken before the hook ran');
     await t.stop();
   });
 

@@ -169,16 +169,16 @@ export class NftablesDataplane implements Dataplane {
       work.push({ snap, state, mode, plan });
     }
     const t0 = this.#clock.monotonic();
+    // The transaction goes to nft as lines: never joined into one string.
     const lines: string[] = [];
     for (const w of work) for (const l of w.plan.sections.lines()) lines.push(l);
-    const script = lines.length > 0 ? `${lines.join('\n')}\n` : '';
     const t1 = this.#clock.monotonic();
     this.#timing.plan += t1 - t0;
     const bulk = work.flatMap((w) => (w.plan.bulk === undefined ? [] : [w.plan.bulk]));
-    if (script !== '' || bulk.length > 0) {
+    if (lines.length > 0 || bulk.length > 0) {
       try {
-        if (bulk.length === 0) await this.#o.runner.run(script);
-        else await this.#runParallel(script, bulk);
+        if (bulk.length === 0) await this.#o.runner.run(lines);
+        else await this.#runParallel(lines, bulk);
       } catch (err) {
         this.#needFull = true;
         this.#metrics.syncFailed();
@@ -227,20 +227,22 @@ export class NftablesDataplane implements Dataplane {
    * the kernel, so there is no old ruleset that a non-atomic start could break; a failure of
    * any part makes the next sync a rewrite that reconciles with whatever got in.
    */
-  async #runParallel(script: string, bulk: readonly NonNullable<FamilyPlan['bulk']>[]): Promise<void> {
+  async #runParallel(main: readonly string[], bulk: readonly NonNullable<FamilyPlan['bulk']>[]): Promise<void> {
     const prelude = bulk.flatMap((b) => b.prelude);
-    if (prelude.length > 0) await this.#o.runner.run(`${prelude.join('\n')}\n`);
+    if (prelude.length > 0) await this.#o.runner.run(prelude);
     const workers = Math.max(1, Math.min(availableParallelism(), 4));
-    const groups: { lines: string[]; size: number }[] = [{ lines: script === '' ? [] : [script], size: script.length }];
+    let mainSize = 0;
+    for (const l of main) mainSize += l.length + 1;
+    const groups: { lines: string[]; size: number }[] = [{ lines: [...main], size: mainSize }];
     for (let i = 1; i < workers; i++) groups.push({ lines: [], size: 0 });
     for (const statement of bulk.flatMap((b) => b.statements)) {
       let lightest = groups[0];
       for (const g of groups) if (lightest === undefined || g.size < lightest.size) lightest = g;
       if (lightest === undefined) break;
-      lightest.lines.push(`${statement}\n`);
-      lightest.size += statement.length;
+      lightest.lines.push(statement);
+      lightest.size += statement.length + 1;
     }
-    await Promise.all(groups.filter((g) => g.lines.length > 0).map((g) => this.#o.runner.run(g.lines.join(''))));
+    await Promise.all(groups.filter((g) => g.lines.length > 0).map((g) => this.#o.runner.run(g.lines)));
   }
 
   #report(w: FamilyWork, seconds: number): void {
@@ -372,7 +374,7 @@ export class NftablesDataplane implements Dataplane {
       return;
     }
     try {
-      await this.#o.runner.run(`${lines.join('\n')}\n`);
+      await this.#o.runner.run(lines);
       for (const p of plans) p.commit();
       this.#cleanupFailures = 0;
       this.#o.logger.debug({ statements: lines.length }, 'deleted stale nftables objects');

@@ -2,11 +2,25 @@
 // read-only queries. Tests run the real binary inside a network namespace via commandPrefix.
 
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import { NftCommandError } from './errors.ts';
+
+/**
+ * A transaction: its text, or its lines (each followed by a newline). Lines let a large
+ * transaction go to nft without ever being joined into one string (5 MB at 10k Services,
+ * as garbage on top of everything else a full sync holds).
+ */
+export type NftScript = string | readonly string[];
+
+/** The text of a script. */
+export function scriptText(script: NftScript): string {
+  return typeof script === 'string' ? script : script.map((l) => `${l}\n`).join('');
+}
 
 export interface NftRunner {
   /** Apply a transaction atomically (`nft -f -`); with check, validate only (`nft -c -f -`). */
-  run(script: string, options?: { readonly check?: boolean }): Promise<void>;
+  run(script: NftScript, options?: { readonly check?: boolean }): Promise<void>;
   /** Run `nft ARGS…` and return stdout (e.g. ["-j", "list", "chains", "ip"]). */
   query(args: readonly string[]): Promise<string>;
 }
@@ -33,7 +47,7 @@ export class SpawnNftRunner implements NftRunner {
     this.#timeoutMs = options.timeoutMs ?? 120_000;
   }
 
-  async run(script: string, options: { readonly check?: boolean } = {}): Promise<void> {
+  async run(script: NftScript, options: { readonly check?: boolean } = {}): Promise<void> {
     const args = options.check === true ? ['-c', '-f', '-'] : ['-f', '-'];
     const r = await this.#exec(args, script);
     if (r.code !== 0) throw this.#failure(args, r);
@@ -54,7 +68,7 @@ export class SpawnNftRunner implements NftRunner {
     return new NftCommandError('NFT_FAILED', `nft ${args.join(' ')} failed (exit ${String(r.code)}): ${stderr.slice(0, 2000)}`, stderr, r.code);
   }
 
-  #exec(args: readonly string[], stdin: string | undefined): Promise<Result> {
+  #exec(args: readonly string[], stdin: NftScript | undefined): Promise<Result> {
     const argv = [...this.#prefix, this.#binary, ...args];
     const [cmd, ...rest] = argv;
     return new Promise((resolve, reject) => {
@@ -71,7 +85,7 @@ export class SpawnNftRunner implements NftRunner {
         resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
       });
       child.stdin.on('error', () => { /* reported through close/error */ });
-      writePieces(child.stdin, stdin ?? '');
+      writeScript(child.stdin, stdin ?? '').catch(() => { /* nft went away: reported through close/error */ });
     });
   }
 }
@@ -79,23 +93,43 @@ export class SpawnNftRunner implements NftRunner {
 /** Largest piece of a script written to nft's stdin at once. */
 const STDIN_PIECE = 64 * 1024;
 
+/** Lines in pieces of about STDIN_PIECE, each ending with a newline. */
+function* linePieces(lines: readonly string[]): Generator<string> {
+  let batch: string[] = [];
+  let size = 0;
+  for (const l of lines) {
+    batch.push(l);
+    size += l.length + 1;
+    if (size >= STDIN_PIECE) {
+      batch.push('');
+      yield batch.join('\n');
+      batch = [];
+      size = 0;
+    }
+  }
+  if (batch.length > 0) {
+    batch.push('');
+    yield batch.join('\n');
+  }
+}
+
 /**
- * Writes `text` in pieces, each after the previous one drained. A 5 MB transaction written at
- * once is a 5 MB buffer outside the heap; glibc then raises its mmap threshold to that size
- * and keeps later buffers in its main heap, which it rarely gives back: RSS the process keeps.
+ * Writes a script in pieces of at most STDIN_PIECE characters, each after the previous one
+ * drained, then ends the stream. A 5 MB transaction written at once is a 5 MB buffer outside
+ * the heap; glibc then raises its mmap threshold to that size and keeps later buffers in its
+ * main heap, which it rarely gives back: RSS the process keeps.
  */
-function writePieces(stream: NodeJS.WritableStream, text: string, from = 0): void {
-  let i = from;
-  while (i < text.length) {
-    let end = Math.min(text.length, i + STDIN_PIECE);
-    // Never split a surrogate pair (UTF-8 would get two halves of one character).
-    const last = text.charCodeAt(end - 1);
-    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
-    const ok = stream.write(text.slice(i, end));
-    i = end;
-    if (!ok) {
-      stream.once('drain', () => { writePieces(stream, text, i); });
-      return;
+async function writeScript(stream: Writable, script: NftScript): Promise<void> {
+  for (const text of typeof script === 'string' ? [script] : linePieces(script)) {
+    let i = 0;
+    while (i < text.length) {
+      let end = Math.min(text.length, i + STDIN_PIECE);
+      // Never split a surrogate pair (UTF-8 would get two halves of one character).
+      const last = text.charCodeAt(end - 1);
+      if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+      const ok = stream.write(text.slice(i, end));
+      i = end;
+      if (!ok) await once(stream, 'drain');
     }
   }
   stream.end();

@@ -8,7 +8,7 @@ import { readKernelView } from '../../../src/dataplanes/nftables/kernel-read.ts'
 import type { NftablesMetrics, NftablesSyncReport } from '../../../src/dataplanes/nftables/metrics.ts';
 import type { NftablesDataplane } from '../../../src/dataplanes/nftables/nftables-dataplane.ts';
 import { NftCommandError } from '../../../src/dataplanes/nftables/errors.ts';
-import type { NftRunner } from '../../../src/dataplanes/nftables/runner.ts';
+import { scriptText, type NftRunner, type NftScript } from '../../../src/dataplanes/nftables/runner.ts';
 
 export class FakeClock implements Clock {
   t = 1_000_000;
@@ -25,7 +25,8 @@ export class RecordingRunner implements NftRunner {
   failNext = 0;
   readonly inner: NftRunner | undefined;
   constructor(inner?: NftRunner) { this.inner = inner; }
-  async run(script: string, options?: { readonly check?: boolean }): Promise<void> {
+  async run(given: NftScript, options?: { readonly check?: boolean }): Promise<void> {
+    const script = scriptText(given);
     this.scripts.push(script);
     if (this.failNext > 0) {
       this.failNext--;

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { probeNftables } from '../../../src/dataplanes/nftables/probe.ts';
 import { NftCapabilityError, NftCommandError } from '../../../src/dataplanes/nftables/errors.ts';
-import { SpawnNftRunner, type NftRunner } from '../../../src/dataplanes/nftables/runner.ts';
+import { scriptText, SpawnNftRunner, type NftRunner } from '../../../src/dataplanes/nftables/runner.ts';
 import { canUseNetns, withNetns } from '../../helpers/netns.ts';
 
 describe('probeNftables', () => {
@@ -21,7 +21,7 @@ describe('probeNftables', () => {
   it('names a missing kernel feature', async () => {
     const runner: NftRunner = {
       query: () => Promise.resolve('nftables v1.0.6'),
-      run: (script) => script.includes('numgen')
+      run: (script) => scriptText(script).includes('numgen')
         ? Promise.reject(new NftCommandError('NFT_FAILED', 'nft failed', 'Error: Could not process rule: No such file or directory', 1))
         : Promise.resolve(),
     };

@@ -16,7 +16,7 @@ import { local, makeEndpoint, makePort, makeSnapshot, terminating, TEST_NODE_IP 
 import { closedPort, ep, HOST, nameServer, request, tcpServer } from './sockets.ts';
 import { tableJson } from './kit.ts';
 import { freePort } from '../../helpers/wait.ts';
-import type { NftRunner } from '../../../src/dataplanes/nftables/runner.ts';
+import { scriptText, type NftRunner, type NftScript } from '../../../src/dataplanes/nftables/runner.ts';
 import { NftCommandError } from '../../../src/dataplanes/nftables/errors.ts';
 import type { Conntrack, ConntrackFilter } from '../../../src/dataplanes/conntrack/conntrack.ts';
 
@@ -30,7 +30,8 @@ class ReadBackRunner implements NftRunner {
     this.#previous = previous;
     this.#failCheck = failCheck;
   }
-  run(script: string, options?: { readonly check?: boolean }): Promise<void> {
+  run(given: NftScript, options?: { readonly check?: boolean }): Promise<void> {
+    const script = scriptText(given);
     if (options?.check === true && this.#failCheck) return Promise.reject(new NftCommandError('NFT_FAILED', 'nft -c failed', 'Error: Could not process rule: No such file or directory', 1));
     if (options?.check !== true) this.scripts.push(script);
     return Promise.resolve();
