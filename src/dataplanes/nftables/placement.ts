@@ -10,9 +10,10 @@
 // kube-proxy-s1 … each with its own nat hooks and dispatch maps (render-base.ts). A service
 // stays in the shard its name hashes to; the number of shards is chosen from the size of the
 // ruleset when everything is rewritten (first sync, hourly), so a small cluster has exactly
-// one table, laid out as upstream's. The price is one map lookup per extra table for the
-// first packet of a connection that is not to a service (a service connection stops at the
-// table that DNATs it); later packets follow conntrack.
+// one table, laid out as upstream's. The price is two hash lookups per extra table (its
+// service IPs, then whether the port is one of its NodePorts; the route lookup only for those:
+// render-base.ts dispatchRules) for the first packet of a connection that no earlier table
+// DNATs (a service connection stops at the table that DNATs it); later packets follow conntrack.
 
 import { hashString } from '../../model/persistent-map.ts';
 import type { FamilySnapshot, ServiceKey } from '../../model/types.ts';

@@ -32,7 +32,7 @@ async function startServer(pod: Netns, code: string): Promise<void> {
 
 const TCP_SERVER = `require('net').createServer((s) => s.end('hello from pod')).listen(8080, '10.200.0.2', () => console.log('ready'))`;
 const UDP_SERVER = `const s = require('dgram').createSocket('udp4'); s.on('message', (m, r) => s.send(m, r.port, r.address)); s.bind(5353, '10.200.0.2', () => console.log('ready'))`;
-const tcpClient = (ip: string): string => `const c = require('net').connect(80, '${ip}'); let d=''; c.on('data', (b) => d += b); c.on('end', () => { console.log('OK ' + d); }); c.on('error', (e) => { console.log('ERR ' + e.code); }); setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, 3000).unref();`;
+const tcpClient = (ip: string, port = 80): string => `const c = require('net').connect(${String(port)}, '${ip}'); let d=''; c.on('data', (b) => d += b); c.on('end', () => { console.log('OK ' + d); }); c.on('error', (e) => { console.log('ERR ' + e.code); }); setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, 3000).unref();`;
 const TCP_CLIENT = `const c = require('net').connect(80, '172.30.0.10'); let d=''; c.on('data', (b) => d += b); c.on('end', () => { console.log('OK ' + d); }); c.on('error', (e) => { console.log('ERR ' + e.code); }); setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, 3000).unref();`;
 const UDP_CLIENT = `const s = require('dgram').createSocket('udp4'); s.on('message', (m) => { console.log('OK ' + m); s.close(); }); s.send('ping', 53, '172.30.0.20'); setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, 3000).unref();`;
 
@@ -73,16 +73,24 @@ describe('nftables dataplane with real traffic', { skip, concurrency: false }, (
     }));
   });
 
-  it('services spread over several tables: each table DNATs its own services', async () => {
+  it('services spread over several tables: each table DNATs its own services, ClusterIPs and NodePorts', async () => {
     await withNetns('sh-node', (node) => withNetns('sh-pod', async (pod) => {
       wire(node, pod);
       await startServer(pod, TCP_SERVER);
-      const dp = track(new NftablesDataplane({ runner: new SpawnNftRunner({ commandPrefix: node.prefix }), logger: silentLogger(), render: testOptions(), shardWeight: 4 }));
-      const ports = Array.from({ length: 12 }, (_, i) => [makePort('ns1', `web${String(i)}`, 'http', (s) => { s.clusterIP = `172.30.0.${String(10 + i)}`; }), [makeEndpoint('10.200.0.2', 8080)]] as const);
+      // NodePorts on every local address: the rule with the route lookup (fib), which extra
+      // tables reach only for their own NodePorts.
+      const dp = track(new NftablesDataplane({ runner: new SpawnNftRunner({ commandPrefix: node.prefix }), logger: silentLogger(), render: testOptions('IPv4', { nodePortAddresses: { kind: 'all' } }), shardWeight: 4 }));
+      const ports = Array.from({ length: 12 }, (_, i) => [makePort('ns1', `web${String(i)}`, 'http', (s) => { s.clusterIP = `172.30.0.${String(10 + i)}`; s.nodePort = 30010 + i; }), [makeEndpoint('10.200.0.2', 8080)]] as const);
       await dp.sync({ full: true, families: [makeSnapshot({ ports })] });
       const tables = node.exec('nft', ['list', 'tables']).trim().split('\n');
       assert.ok(tables.length >= 5, tables.join(', '));
-      for (let i = 0; i < 12; i++) assert.equal(node.exec(NODE, ['-e', tcpClient(`172.30.0.${String(10 + i)}`)]).trim(), 'OK hello from pod', `web${String(i)}`);
+      assert.match(node.exec('nft', ['list', 'chain', 'ip', 'kube-proxy-s1', 'services']), /th dport @service-nodeports fib daddr type local/);
+      for (let i = 0; i < 12; i++) {
+        assert.equal(node.exec(NODE, ['-e', tcpClient(`172.30.0.${String(10 + i)}`)]).trim(), 'OK hello from pod', `web${String(i)} ClusterIP`);
+        assert.equal(node.exec(NODE, ['-e', tcpClient('10.200.0.1', 30010 + i)]).trim(), 'OK hello from pod', `web${String(i)} NodePort`);
+      }
+      // A port that is nobody's NodePort stays the node's own.
+      assert.equal(node.exec(NODE, ['-e', tcpClient('10.200.0.1', 30099)]).trim(), 'ERR ECONNREFUSED');
     }));
   });
 
