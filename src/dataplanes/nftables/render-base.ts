@@ -92,13 +92,12 @@ export function renderLbChain(ctx: FamilyContext, table: string, n: number): Nft
   return { table, name: N.lbChain(n), rules };
 }
 
-/** The DNAT dispatch every service table has: `services` and its two lookups. */
 /**
- * The services chain's dispatch. `shard`: in an extra table (placement.ts) every new
- * connection that no earlier table DNATed passes this chain, so the NodePort rule first asks
- * whether the port is one of this table's NodePorts, and only then does the route lookup
- * (`fib`): same verdicts, one hash lookup instead of a fib per table for all other traffic.
- * TABLE keeps upstream's form.
+ * The DNAT dispatch every service table has: `services` and its two lookups. `shard`: in an
+ * extra table (placement.ts) every new connection that no earlier table DNATed passes this
+ * chain, so the NodePort rule first asks whether the port is one of this table's NodePorts,
+ * and only then does the route lookup (`fib`): same verdicts, one hash lookup instead of a
+ * fib per table for all other traffic. TABLE keeps upstream's form.
  */
 function dispatchRules(ctx: FamilyContext, shard = false): string[] {
   const { ipX } = ctx;

@@ -171,10 +171,8 @@ export function removeOwner(o: Owners | undefined, owner: string): Owners | unde
 
 /** The payload `rec` wants for key in container (the last listing wins, as it did when written). */
 export function payloadIn(rec: FragmentRecord | undefined, container: string, key: string): string | undefined {
-  if (rec === undefined) return undefined;
-  const e = rec.elements;
   let found: string | undefined;
-  for (let i = 0; i + 2 < e.length; i += 3) if (e[i] === container && e[i + 1] === key) found = e[i + 2];
+  for (const [c, k, payload] of recordElements(rec)) if (c === container && k === key) found = payload;
   return found;
 }
 
