@@ -1,16 +1,22 @@
 // Per-packet cost: TCP handshake latency to a ClusterIP on the reference node (10 services)
 // and on the big node (the whole shape), and bulk throughput through a ClusterIP versus
-// straight to the pod. Paths are interleaved round by round and medians reported, because the
-// machine is shared.
+// straight to the pod. The machine is shared and its speed drifts by ±30 % within minutes, so
+// the three connect paths take turns in short bursts: a `probe.ts step` process per path waits
+// in its namespace, and each step asks one of them for BURST back-to-back handshakes after
+// SKIP unrecorded ones (a probe that just woke up is slower: ≈ 110 against 40 µs, which would
+// hide the rules' cost). Never two paths at once; the first path rotates every step. Each
+// round's percentiles are taken per path and the medians over rounds reported; bulk runs
+// alternate between rounds.
 
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { LabNetns } from '../../test/lab/netns.ts';
-import { POD_IP, POD_PORT } from './env.ts';
-import { median, round } from './stats.ts';
+import { placement, POD_DIRECT_PORT, POD_IP, POD_PORT } from './env.ts';
+import { median, percentile, round } from './stats.ts';
 
 const PROBE = join(import.meta.dirname, 'probe.ts');
 
-interface ConnectRun { readonly count: number; readonly failures: number; readonly p50us: number; readonly p90us: number; readonly p99us: number }
 interface BulkRun { readonly bytes: number; readonly seconds: number; readonly gbitPerS: number }
 
 async function probe<T>(ns: LabNetns, args: readonly string[], timeoutMs: number): Promise<T> {
@@ -27,6 +33,12 @@ export interface DataplaneResult {
     /** shape / reference */
     readonly p50Ratio: number;
     readonly p99Ratio: number;
+    /** Each round's p50 and p99 ratio, to show the spread. */
+    readonly roundRatios: { readonly p50: readonly number[]; readonly p99: readonly number[] };
+    /** The median over every cycle of shape / reference burst medians (bursts ≈ 1 ms apart). */
+    readonly pairedP50Ratio: number;
+    readonly method: 'interleaved';
+    readonly failures: number;
   };
   readonly throughput: {
     readonly clusterIPGbit: number;
@@ -48,37 +60,116 @@ export interface DataplaneInput {
   readonly bulkSeconds: number;
 }
 
+const BURST = 20;
+const SKIP = 3;
+
+/** A `probe.ts step` process in a namespace: a burst of TCP handshakes per `step()`. */
+class Stepper {
+  readonly #child: ChildProcess;
+  readonly #waiting: ((line: string) => void)[] = [];
+  readonly #early: string[] = [];
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    if (child.stdout === null) throw new Error('probe without stdout');
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const w = this.#waiting.shift();
+      if (w) w(line);
+      else this.#early.push(line);
+    });
+  }
+
+  static async start(ns: LabNetns, host: string, port: number, warmUp: number): Promise<Stepper> {
+    const cpu = placement().probes;
+    const argv = [PROBE, 'step', host, String(port), String(warmUp)];
+    const s = new Stepper(cpu === undefined ? ns.spawn(process.execPath, argv) : ns.spawn('taskset', ['-c', cpu, process.execPath, ...argv]));
+    const first = await s.#line(60_000);
+    if (first !== 'ready') throw new Error(`probe ${host}:${String(port)} in ${ns.name}: ${first}`);
+    return s;
+  }
+
+  #line(timeoutMs: number): Promise<string> {
+    const early = this.#early.shift();
+    if (early !== undefined) return Promise.resolve(early);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error('probe did not answer')); }, timeoutMs);
+      this.#waiting.push((line) => { clearTimeout(timer); resolve(line); });
+    });
+  }
+
+  /** µs of each of `n` handshakes made after `skip` others; undefined for a failed one. */
+  async step(n: number, skip: number): Promise<(number | undefined)[]> {
+    this.#child.stdin?.write(`${String(n)} ${String(skip)}\n`);
+    const words = (await this.#line(30_000)).split(' ');
+    if (words.length !== n) throw new Error(`probe answered ${String(words.length)} of ${String(n)} handshakes`);
+    return words.map((w) => (w === 'fail' || !Number.isFinite(Number(w)) ? undefined : Number(w)));
+  }
+
+  stop(): void {
+    this.#child.stdin?.end();
+    if (this.#child.exitCode === null && this.#child.pid !== undefined) this.#child.kill('SIGTERM');
+  }
+}
+
+async function bulkRound(i: DataplaneInput, r: number, viaCIP: BulkRun[], viaPod: BulkRun[]): Promise<void> {
+  const t = 120_000;
+  const bulk: (() => Promise<void>)[] = [
+    async () => { viaCIP.push(await probe<BulkRun>(i.shapeNode, ['bulk', i.shapeClusterIP, '80', String(i.bulkSeconds)], t)); },
+    async () => { viaPod.push(await probe<BulkRun>(i.shapeNode, ['bulk', POD_IP, String(POD_PORT), String(i.bulkSeconds)], t)); },
+  ];
+  for (let k = 0; k < bulk.length; k++) await bulk[(k + r) % bulk.length]?.();
+}
+
 export async function measureDataplane(i: DataplaneInput): Promise<DataplaneResult> {
-  const ref: ConnectRun[] = [];
-  const big: ConnectRun[] = [];
-  const direct: ConnectRun[] = [];
+  const paths = [
+    await Stepper.start(i.referenceNode, i.referenceClusterIP, 80, 100),
+    await Stepper.start(i.shapeNode, i.shapeClusterIP, 80, 100),
+    await Stepper.start(i.shapeNode, POD_IP, POD_DIRECT_PORT, 100),
+  ];
+  // Per path (reference, shape, direct): each round's p50 and p99.
+  const p50s: number[][] = [[], [], []];
+  const p99s: number[][] = [[], [], []];
   const viaCIP: BulkRun[] = [];
   const viaPod: BulkRun[] = [];
-  const n = String(i.connects);
-  const t = 120_000;
-  for (let r = 0; r < i.rounds; r++) {
-    // Rotate the order each round so no path always runs first.
-    const steps: (() => Promise<void>)[] = [
-      async () => { ref.push(await probe<ConnectRun>(i.referenceNode, ['connect', i.referenceClusterIP, '80', n], t)); },
-      async () => { big.push(await probe<ConnectRun>(i.shapeNode, ['connect', i.shapeClusterIP, '80', n], t)); },
-      async () => { direct.push(await probe<ConnectRun>(i.shapeNode, ['connect', POD_IP, String(POD_PORT), n], t)); },
-    ];
-    for (let k = 0; k < steps.length; k++) await steps[(k + r) % steps.length]?.();
-    const bulk: (() => Promise<void>)[] = [
-      async () => { viaCIP.push(await probe<BulkRun>(i.shapeNode, ['bulk', i.shapeClusterIP, '80', String(i.bulkSeconds)], t)); },
-      async () => { viaPod.push(await probe<BulkRun>(i.shapeNode, ['bulk', POD_IP, String(POD_PORT), String(i.bulkSeconds)], t)); },
-    ];
-    for (let k = 0; k < bulk.length; k++) await bulk[(k + r) % bulk.length]?.();
+  // Shape / reference of each cycle's burst medians: bursts ≈ 1 ms apart see the same machine.
+  const paired: number[] = [];
+  let failures = 0;
+  try {
+    for (let r = 0; r < i.rounds; r++) {
+      const us: number[][] = [[], [], []];
+      for (let n = 0; n * BURST < i.connects; n++) {
+        const burst = Math.min(BURST, i.connects - n * BURST);
+        const burstMedian: number[] = [];
+        for (let k = 0; k < paths.length; k++) {
+          const p = (n + r + k) % paths.length;
+          const values: number[] = [];
+          for (const v of await paths[p]?.step(burst, SKIP) ?? []) {
+            if (v === undefined) failures++;
+            else values.push(v);
+          }
+          us[p]?.push(...values);
+          burstMedian[p] = median(values);
+        }
+        const ratio = (burstMedian[1] ?? Number.NaN) / (burstMedian[0] ?? Number.NaN);
+        if (Number.isFinite(ratio)) paired.push(ratio);
+      }
+      us.forEach((values, p) => { p50s[p]?.push(percentile(values, 0.5)); p99s[p]?.push(percentile(values, 0.99)); });
+      await bulkRound(i, r, viaCIP, viaPod);
+    }
+  } finally {
+    for (const s of paths) s.stop();
   }
-  const p = (runs: readonly ConnectRun[], f: (c: ConnectRun) => number): number => round(median(runs.map(f)), 1);
-  const p50 = { reference: p(ref, (c) => c.p50us), shape: p(big, (c) => c.p50us), direct: p(direct, (c) => c.p50us) };
-  const p99 = { reference: p(ref, (c) => c.p99us), shape: p(big, (c) => c.p99us), direct: p(direct, (c) => c.p99us) };
+  const med = (values: readonly number[] | undefined): number => round(median(values ?? []), 1);
+  const p50 = { reference: med(p50s[0]), shape: med(p50s[1]), direct: med(p50s[2]) };
+  const p99 = { reference: med(p99s[0]), shape: med(p99s[1]), direct: med(p99s[2]) };
+  const ratios = (per: number[][]): number[] => (per[1] ?? []).map((v, r) => round(v / (per[0]?.[r] ?? Number.NaN), 3));
   const cip = round(median(viaCIP.map((b) => b.gbitPerS)), 2);
   const pod = round(median(viaPod.map((b) => b.gbitPerS)), 2);
   return {
     connect: {
       referenceServices: 10, shapeServices: i.shapeServices, p50us: p50, p99us: p99,
       p50Ratio: round(p50.shape / p50.reference, 3), p99Ratio: round(p99.shape / p99.reference, 3),
+      roundRatios: { p50: ratios(p50s), p99: ratios(p99s) }, pairedP50Ratio: round(median(paired), 3), method: 'interleaved', failures,
     },
     throughput: { clusterIPGbit: cip, directGbit: pod, ratio: round(cip / pod, 3) },
     rounds: i.rounds,

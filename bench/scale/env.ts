@@ -7,7 +7,8 @@
 //
 //   node ns: 192.168.250.1 on lo (the node IP), veth vpod 10.250.0.1/24 to the pod,
 //            route 10.96.0.0/16 via vpod; an agent relays 127.0.0.1:6443 to the control plane
-//   pod ns:  eth0 10.250.0.2/24, a server (pod-server.ts) on :8080
+//   pod ns:  eth0 10.250.0.2/24, a server (pod-server.ts) on :8080 (Services' target) and
+//            :8081 (direct connect probes)
 //
 // Namespaces are test/lab's (kpt-lab-<pid>x<rand>-<role>): deleted by destroy(), by the exit
 // and signal hooks, or by the next lab's reaper if this process was SIGKILLed.
@@ -15,6 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { kubeconfigYaml } from '../../src/controlplane/kubeconfig.ts';
 import { startAgent, type Agent } from '../../test/lab/agent-client.ts';
@@ -30,6 +32,8 @@ export const NODE_IP = '192.168.250.1';
 export const POD_IP = '10.250.0.2';
 export const POD_GW = '10.250.0.1';
 export const POD_PORT = 8080;
+/** A second port of the pod, which no Service targets: direct connect probes go there. */
+export const POD_DIRECT_PORT = 8081;
 export const SERVICE_CIDR = '10.96.0.0/16';
 export const CLUSTER_CIDR = '10.0.0.0/8';
 export const NODE_API_PORT = 6443;
@@ -38,6 +42,17 @@ export const NODE_API_PORT = 6443;
 export interface NodePair {
   readonly node: LabNetns;
   readonly pod: LabNetns;
+}
+
+/**
+ * CPUs for the per-packet measurements when there are several: the probes share the last CPU
+ * (so no path gets a quieter one for a whole run, and each handshake's softirq work runs where
+ * its probe does), the pods' servers the first (their accept and read work stays off the
+ * probes' CPU). Undefined: no pinning.
+ */
+export function placement(): { probes?: string; pods?: string } {
+  const n = availableParallelism();
+  return n < 2 ? {} : { probes: String(n - 1), pods: '0' };
 }
 
 function wirePair(id: string, role: string): NodePair {
@@ -53,7 +68,9 @@ function wirePair(id: string, role: string): NodePair {
 }
 
 async function startPodServer(pod: LabNetns): Promise<ChildProcess> {
-  const child = pod.spawn(process.execPath, [POD_SERVER, POD_IP, String(POD_PORT)]);
+  const argv = [POD_SERVER, POD_IP, String(POD_PORT), String(POD_DIRECT_PORT)];
+  const cpu = placement().pods;
+  const child = cpu === undefined ? pod.spawn(process.execPath, argv) : pod.spawn('taskset', ['-c', cpu, process.execPath, ...argv]);
   await new Promise<void>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => { reject(new Error(`pod server in ${pod.name} not ready`)); }, 15_000);

@@ -6,10 +6,18 @@
 //   node probe.ts bulk <host> <port> <seconds>     one connection, writes for <seconds>, the
 //                                                 server answers with the bytes it read
 //   node probe.ts once <host> <port> <timeoutMs>   one connection attempt
+//   node probe.ts step <host> <port> <warm-up>     stepped handshakes: after <warm-up> of them
+//                                                 prints "ready", then for each stdin line
+//                                                 "<n> <skip>" makes <skip> + <n> sequential
+//                                                 handshakes and answers with the µs of the
+//                                                 last <n> ("fail" for a failed one), so a
+//                                                 coordinator can interleave paths in other
+//                                                 namespaces in short bursts
 //
-// Prints one JSON line.
+// Prints one JSON line (step: one line per step).
 
 import { connect, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
 
 const [mode, host = '', portText = '0', arg = '0'] = process.argv.slice(2);
 const port = Number(portText);
@@ -76,11 +84,29 @@ async function onceMode(timeoutMs: number): Promise<void> {
   }
 }
 
+async function stepMode(warmUp: number): Promise<void> {
+  for (let i = 0; i < warmUp; i++) await handshake(2000);
+  process.stdout.write('ready\n');
+  for await (const line of createInterface({ input: process.stdin })) {
+    const [n = 1, skip = 0] = line.trim().split(/\s+/).map(Number);
+    const answers: string[] = [];
+    for (let i = 0; i < skip + n; i++) {
+      let answer = 'fail';
+      try {
+        answer = (await handshake(2000)).toFixed(2);
+      } catch { /* answered as "fail" */ }
+      if (i >= skip) answers.push(answer);
+    }
+    process.stdout.write(`${answers.join(' ')}\n`);
+  }
+}
+
 switch (mode) {
   case 'connect': await connectMode(Number(arg)); break;
   case 'bulk': await bulkMode(Number(arg)); break;
   case 'once': await onceMode(Number(arg)); break;
+  case 'step': await stepMode(Number(arg)); break;
   default:
-    process.stderr.write('usage: probe.ts connect|bulk|once <host> <port> <arg>\n');
+    process.stderr.write('usage: probe.ts connect|bulk|once|step <host> <port> <arg>\n');
     process.exitCode = 2;
 }
