@@ -19,8 +19,14 @@ const PROBE = join(import.meta.dirname, 'probe.ts');
 
 interface BulkRun { readonly bytes: number; readonly seconds: number; readonly gbitPerS: number }
 
+/** The command line of a probe, pinned to the probes' CPU when there is one. */
+function probeCommand(args: readonly string[]): [string, string[]] {
+  const cpu = placement().probes;
+  return cpu === undefined ? [process.execPath, [PROBE, ...args]] : ['taskset', ['-c', cpu, process.execPath, PROBE, ...args]];
+}
+
 async function probe<T>(ns: LabNetns, args: readonly string[], timeoutMs: number): Promise<T> {
-  const out = await ns.run(process.execPath, [PROBE, ...args], { timeoutMs });
+  const out = await ns.run(...probeCommand(args), { timeoutMs });
   return JSON.parse(out.trim()) as T;
 }
 
@@ -33,18 +39,21 @@ export interface DataplaneResult {
     /** shape / reference */
     readonly p50Ratio: number;
     readonly p99Ratio: number;
+    // Since stop 11 (older result files lack them):
     /** Each round's p50 and p99 ratio, to show the spread. */
-    readonly roundRatios: { readonly p50: readonly number[]; readonly p99: readonly number[] };
+    readonly roundRatios?: { readonly p50: readonly number[]; readonly p99: readonly number[] };
     /** The median over every cycle of shape / reference burst medians (bursts ≈ 1 ms apart). */
-    readonly pairedP50Ratio: number;
-    readonly method: 'interleaved';
-    readonly failures: number;
+    readonly pairedP50Ratio?: number;
+    readonly method?: 'interleaved';
+    readonly failures?: number;
   };
   readonly throughput: {
     readonly clusterIPGbit: number;
     readonly directGbit: number;
     /** clusterIP / direct */
     readonly ratio: number;
+    /** The median over rounds of each round's clusterIP / direct (the two run back to back). */
+    readonly pairedRatio?: number;
   };
   readonly rounds: number;
 }
@@ -80,9 +89,7 @@ class Stepper {
   }
 
   static async start(ns: LabNetns, host: string, port: number, warmUp: number): Promise<Stepper> {
-    const cpu = placement().probes;
-    const argv = [PROBE, 'step', host, String(port), String(warmUp)];
-    const s = new Stepper(cpu === undefined ? ns.spawn(process.execPath, argv) : ns.spawn('taskset', ['-c', cpu, process.execPath, ...argv]));
+    const s = new Stepper(ns.spawn(...probeCommand(['step', host, String(port), String(warmUp)])));
     const first = await s.#line(60_000);
     if (first !== 'ready') throw new Error(`probe ${host}:${String(port)} in ${ns.name}: ${first}`);
     return s;
@@ -171,7 +178,10 @@ export async function measureDataplane(i: DataplaneInput): Promise<DataplaneResu
       p50Ratio: round(p50.shape / p50.reference, 3), p99Ratio: round(p99.shape / p99.reference, 3),
       roundRatios: { p50: ratios(p50s), p99: ratios(p99s) }, pairedP50Ratio: round(median(paired), 3), method: 'interleaved', failures,
     },
-    throughput: { clusterIPGbit: cip, directGbit: pod, ratio: round(cip / pod, 3) },
+    throughput: {
+      clusterIPGbit: cip, directGbit: pod, ratio: round(cip / pod, 3),
+      pairedRatio: round(median(viaCIP.map((b, r) => b.gbitPerS / (viaPod[r]?.gbitPerS ?? Number.NaN))), 3),
+    },
     rounds: i.rounds,
   };
 }
