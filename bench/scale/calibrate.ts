@@ -20,7 +20,7 @@ try {
       shapeServices: 10, rounds, connects, bulkSeconds: 1,
     });
     const c = r.connect;
-    process.stdout.write(`A/A run ${String(k + 1)}: paired p50 ratio ${String(c.pairedP50Ratio)}, p50 ratio ${String(c.p50Ratio)} (rounds ${c.roundRatios?.p50.join(' ') ?? ''}), p99 ratio ${String(c.p99Ratio)}; p50 µs ${String(c.p50us.reference)} / ${String(c.p50us.shape)}\n`);
+    process.stdout.write(`A/A run ${String(k + 1)}: paired p50 ratio ${String(c.pairedP50Ratio)}, p50 ratio ${String(c.p50Ratio)} (rounds ${c.roundRatios?.p50.join(' ') ?? ''}), p99 ratio ${String(c.p99Ratio)}, pooled p50 / p99 ratio ${String(c.pooled?.p50Ratio)} / ${String(c.pooled?.p99Ratio)}; p50 µs ${String(c.p50us.reference)} / ${String(c.p50us.shape)}\n`);
   }
 } finally {
   await env.destroy();

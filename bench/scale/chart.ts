@@ -144,7 +144,7 @@ export function markdownTable(records: readonly RunRecord[], label?: string): st
   const rows = [...best.values()].sort((a, b) => ORDER.indexOf(a.shape.shape) - ORDER.indexOf(b.shape.shape));
   const n = (v: number | undefined, d = 1): string => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(d));
   const lines = [
-    '| shape | full sync s (list · sync) | add Service ms (0 / 1 s) | endpoint change ms (0 / 1 s) | churn p50 / p99 ms | CPU s per 1k changes | RSS MiB steady / peak | control plane MiB | connect p50 ratio paired (pooled) / p99 | ClusterIP / direct throughput paired (pooled) |',
+    '| shape | full sync s (list · sync) | add Service ms (0 / 1 s) | endpoint change ms (0 / 1 s) | churn p50 / p99 ms | CPU s per 1k changes | RSS MiB steady / peak | control plane MiB | connect ratio p50 paired / p99 pooled (per-round medians) | ClusterIP / direct throughput paired (of medians) |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
@@ -155,7 +155,7 @@ export function markdownTable(records: readonly RunRecord[], label?: string): st
     lines.push(`| ${s.shape} | ${n(s.fullSync.coldMedianSeconds, 2)} (${n(cold?.startupAndListSeconds, 2)} · ${n(cold?.syncSeconds, 2)})`
       + ` | ${n(s.addService.minSync0.medianMs)} / ${n(s.addService.minSync1s.medianMs, 0)} | ${n(s.endpointChange.minSync0.medianMs)} / ${n(s.endpointChange.minSync1s.medianMs)}`
       + ` | ${n(c?.p50Ms, 0)} / ${n(c?.p99Ms, 0)} | ${n(c?.cpuSecondsPer1000, 2)} | ${n(s.memory.proxySteadyMiB, 0)} / ${n(s.memory.proxyPeakMiB, 0)} | ${n(s.memory.controlPlaneMiB, 0)}`
-      + ` | ${n(d?.connect.pairedP50Ratio, 3)} (${n(d?.connect.p50Ratio, 2)}) / ${n(d?.connect.p99Ratio, 2)} | ${n(d?.throughput.pairedRatio, 3)} (${n(d?.throughput.ratio, 2)}) |`);
+      + ` | ${n(d?.connect.pairedP50Ratio, 3)} / ${n(d?.connect.pooled?.p99Ratio, 2)} (${n(d?.connect.p50Ratio, 2)} / ${n(d?.connect.p99Ratio, 2)}) | ${n(d?.throughput.pairedRatio, 3)} (${n(d?.throughput.ratio, 2)}) |`);
   }
   return `${lines.join('\n')}\n`;
 }
