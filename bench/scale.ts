@@ -28,7 +28,8 @@ const USAGE = `usage: npm run bench:scale -- [options]   (as root)
   --churn-rate R       endpoint changes per second during churn (default 20)
   --churn-seconds S    length of the churn (default 60)
   --rounds N           dataplane rounds, paths interleaved (default 3)
-  --connects N         TCP handshakes per dataplane path and round (default 2000)
+  --connects N         TCP handshakes per dataplane path and round, the paths taking turns
+                       one handshake at a time (default 2000)
   --bulk-seconds S     length of each throughput transfer (default 3)
   --skip LIST          churn,dataplane
 `;
