@@ -1,8 +1,5 @@
 // Client side of the dataplane measurements, run inside a node namespace:
 //
-//   node probe.ts connect <host> <port> <count>   sequential TCP handshakes, each a new
-//                                                 connection (new conntrack entry: the nat
-//                                                 chains run every time); reset after connect
 //   node probe.ts bulk <host> <port> <seconds>     one connection, writes for <seconds>, the
 //                                                 server answers with the bytes it read
 //   node probe.ts once <host> <port> <timeoutMs>   one connection attempt
@@ -35,25 +32,6 @@ function handshake(timeoutMs: number): Promise<number> {
     });
     s.once('error', (e) => { clearTimeout(timer); reject(e); });
   });
-}
-
-function pct(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
-}
-
-async function connectMode(count: number): Promise<void> {
-  for (let i = 0; i < 100; i++) await handshake(2000); // warm-up
-  const us: number[] = [];
-  let failures = 0;
-  for (let i = 0; i < count; i++) {
-    try {
-      us.push(await handshake(2000));
-    } catch {
-      failures++;
-    }
-  }
-  us.sort((a, b) => a - b);
-  process.stdout.write(`${JSON.stringify({ count: us.length, failures, p50us: pct(us, 0.5), p90us: pct(us, 0.9), p99us: pct(us, 0.99) })}\n`);
 }
 
 async function bulkMode(seconds: number): Promise<void> {
@@ -102,11 +80,10 @@ async function stepMode(warmUp: number): Promise<void> {
 }
 
 switch (mode) {
-  case 'connect': await connectMode(Number(arg)); break;
   case 'bulk': await bulkMode(Number(arg)); break;
   case 'once': await onceMode(Number(arg)); break;
   case 'step': await stepMode(Number(arg)); break;
   default:
-    process.stderr.write('usage: probe.ts connect|bulk|once|step <host> <port> <arg>\n');
+    process.stderr.write('usage: probe.ts bulk|once|step <host> <port> <arg>\n');
     process.exitCode = 2;
 }
