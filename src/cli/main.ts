@@ -179,48 +179,65 @@ async function run(config: EffectiveConfig, env: NodeJS.ProcessEnv, logger: Logg
     }
     await Promise.all(servers);
 
-    const node = await fetchNode(client, nodeName, logger);
-    const nodeIPs = detectNodeIPs(config.bindAddress.address, node);
-    if (nodeIPs.source === 'loopback') logger.warn('cannot determine this node\'s IP, assuming loopback; set --bind-address if this is wrong');
-    logger.info({ nodeIPs: nodeIPs.ips, source: nodeIPs.source }, 'node IPs');
-    const localAddresses = interfaceAddresses();
-    // Service CIDRs are known for the embedded plane (on a cluster they would come from
-    // ServiceCIDR objects, not watched yet): traffic to unallocated IPs in them is dropped.
-    const serviceCIDRs = plane === undefined ? [] : config.controlPlane.serviceCIDRs.map((c) => c.text);
-    const dataplane = await createDataplane({ config, logger, clock, metrics, nodeIPs: nodeIPs.ips, localAddresses, node, serviceCIDRs, families });
-
-    // healthCheckNodePort servers listen where NodePorts are accepted (upstream: nodePortAddresses).
-    const serviceHealth = new ServiceHealthServer({
-      addresses: serviceHealthAddresses(config, nodeIPs.ips, localAddresses),
-      proxyHealthy: () => health.isHealthy(),
-      logger: logger.child({ component: 'service-health' }),
-    });
+    // The API lists start now, while our Node is fetched and the dataplane set up: at scale they
+    // are most of a cold start. Until the sync loop exists, changes only accumulate in the model
+    // (the loop is told once it does, below).
     const ref: { loop?: ProxyLoop } = {};
     const state = new ProxyState({
       nodeName, families, logger: logger.child({ component: 'model' }), clock,
       onChange: () => ref.loop?.notifyChange(),
       onNodeChange: (n) => ref.loop?.notifyNode(n),
     });
-    const loop = new ProxyLoop({
-      model: state, dataplane, families, clock, logger: logger.child({ component: 'sync' }), health, metrics,
-      minSyncPeriodMs: config.minSyncPeriodMs, syncPeriodMs: config.syncPeriodMs,
-      onSynced: (snapshots, full) => {
-        syncServiceHealth(serviceHealth, snapshots, full);
-        if (full) collectAfterLargeSync(snapshots.reduce((n, f) => n + f.services.size, 0));
-      },
-      beforeDataplaneSync: (pending) => { collectBeforeLargeSync(pending.services + pending.endpoints); },
-    });
-    ref.loop = loop;
-    loop.notifyNode(node);
-    if (config.initOnly) {
-      logger.info('--init-only: initialization done, exiting');
-      return 0;
-    }
+    const sourceStop = new AbortController();
+    const stopSource = (): void => { sourceStop.abort(); };
+    signal.addEventListener('abort', stopSource, { once: true });
     const source = new ApiSource({ client, nodeName, logger: logger.child({ component: 'source' }), clock });
-    await Promise.all([loop.start(signal), source.run(state, signal)]);
-    await serviceHealth.close();
-    await dataplane.close();
-    return 0;
+    const sourceDone = config.initOnly ? Promise.resolve() : source.run(state, sourceStop.signal);
+    // Handled here too: it may settle before it is awaited below.
+    sourceDone.catch(() => undefined);
+    try {
+      const node = await fetchNode(client, nodeName, logger);
+      const nodeIPs = detectNodeIPs(config.bindAddress.address, node);
+      if (nodeIPs.source === 'loopback') logger.warn('cannot determine this node\'s IP, assuming loopback; set --bind-address if this is wrong');
+      logger.info({ nodeIPs: nodeIPs.ips, source: nodeIPs.source }, 'node IPs');
+      const localAddresses = interfaceAddresses();
+      // Service CIDRs are known for the embedded plane (on a cluster they would come from
+      // ServiceCIDR objects, not watched yet): traffic to unallocated IPs in them is dropped.
+      const serviceCIDRs = plane === undefined ? [] : config.controlPlane.serviceCIDRs.map((c) => c.text);
+      const dataplane = await createDataplane({ config, logger, clock, metrics, nodeIPs: nodeIPs.ips, localAddresses, node, serviceCIDRs, families });
+
+      // healthCheckNodePort servers listen where NodePorts are accepted (upstream: nodePortAddresses).
+      const serviceHealth = new ServiceHealthServer({
+        addresses: serviceHealthAddresses(config, nodeIPs.ips, localAddresses),
+        proxyHealthy: () => health.isHealthy(),
+        logger: logger.child({ component: 'service-health' }),
+      });
+      const loop = new ProxyLoop({
+        model: state, dataplane, families, clock, logger: logger.child({ component: 'sync' }), health, metrics,
+        minSyncPeriodMs: config.minSyncPeriodMs, syncPeriodMs: config.syncPeriodMs,
+        onSynced: (snapshots, full) => {
+          syncServiceHealth(serviceHealth, snapshots, full);
+          if (full) collectAfterLargeSync(snapshots.reduce((n, f) => n + f.services.size, 0));
+        },
+        beforeDataplaneSync: (pending) => { collectBeforeLargeSync(pending.services + pending.endpoints); },
+      });
+      ref.loop = loop;
+      // What the source saw meanwhile: our Node (newer than the fetch), and any changes.
+      loop.notifyNode(state.node() ?? node);
+      loop.notifyChange();
+      if (config.initOnly) {
+        logger.info('--init-only: initialization done, exiting');
+        return 0;
+      }
+      await Promise.all([loop.start(signal), sourceDone]);
+      await serviceHealth.close();
+      await dataplane.close();
+      return 0;
+    } finally {
+      signal.removeEventListener('abort', stopSource);
+      sourceStop.abort();
+      await sourceDone.catch(() => undefined);
+    }
   } finally {
     client.close();
     await plane?.close();

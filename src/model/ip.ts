@@ -17,19 +17,36 @@ export interface ParsedCIDR {
   readonly family: IPFamily;
 }
 
-const IPV4_DOTTED = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
+/**
+ * Four-part dotted decimal, each part 1–3 digits and ≤ 255. Leading zeros are decimal, as in
+ * Go's ParseIPSloppy ("010.0.0.1" is 10.0.0.1), never octal. Returns the canonical text: the
+ * input itself when it already is (no leading zeros), which is nearly always. A hand-written
+ * scan: at 100k endpoints a regular expression, its match array and a joined copy per address
+ * were ≈ 80 ms of an initial list.
+ */
 function parseIPv4(text: string): string | undefined {
-  const m = IPV4_DOTTED.exec(text);
-  if (m === null) return undefined;
-  const octets: number[] = [];
-  for (let i = 1; i <= 4; i++) {
-    // Leading zeros are decimal, as in Go's ParseIPSloppy ("010.0.0.1" is 10.0.0.1), never octal.
-    const n = Number.parseInt(m[i] ?? '', 10);
-    if (!(n >= 0 && n <= 255)) return undefined;
-    octets.push(n);
+  const n = text.length;
+  if (n < 7 || n > 15) return undefined;
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  let canonical = true;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? text.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || value > 255) return undefined;
+      parts++;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits === 3) return undefined;
+      if (digits === 1 && value === 0) canonical = false;
+      value = value * 10 + (c - 0x30);
+      digits++;
+    } else return undefined;
   }
-  return octets.join('.');
+  if (parts !== 4) return undefined;
+  return canonical ? text : text.split('.').map((p) => String(Number.parseInt(p, 10))).join('.');
 }
 
 /**

@@ -2,8 +2,9 @@
 // format when stderr is a terminal. Verbosity follows klog's -v: V(0)/V(1) is info, V(2)-V(4)
 // adds debug, V(5)+ adds trace.
 
+import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -26,6 +27,9 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = levelForVerbosity(opts.verbosity ?? 0);
   const format = opts.format ?? (process.stderr.isTTY ? 'text' : 'json');
   if (format === 'text') {
+    // Loaded only for the text format (≈ 20 ms of start-up otherwise; the JSON format is what a
+    // DaemonSet's log collector reads).
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
     const stream = pretty({ colorize: process.stderr.isTTY, destination: 2, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
     return pino({ level, base: null }, opts.destination ?? stream);
   }

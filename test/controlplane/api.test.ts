@@ -149,6 +149,27 @@ describe('API server over HTTPS', () => {
     assert.deepEqual(seen, ['s0', 's1', 's2', 's3', 's4', 's5', 's6']);
   });
 
+  it('streams a long list in pieces (chunked), items in order, one valid document', async () => {
+    await t.client.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'long' } });
+    const n = 600;
+    for (let i = 0; i < n; i += 50) {
+      await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, j) => t.client.post('/api/v1/namespaces/long/services', svc(`l${String(i + j).padStart(4, '0')}`))));
+    }
+    const res = await t.client.get('/api/v1/namespaces/long/services');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['transfer-encoding'], 'chunked');
+    assert.equal(res.headers['content-length'], undefined);
+    const list = res.json();
+    assert.equal(list['kind'], 'ServiceList');
+    assert.match(str((list['metadata'] as Record<string, unknown>)['resourceVersion']), /^\d+$/);
+    const names = (list['items'] as Record<string, unknown>[]).map((o) => String(meta(o)['name']));
+    assert.deepEqual(names, Array.from({ length: n }, (_, i) => `l${String(i).padStart(4, '0')}`));
+    // A short one is still sent whole, with its length.
+    const short = await t.client.get('/api/v1/namespaces/long/services?limit=5');
+    assert.equal(short.headers['content-length'], String(Buffer.byteLength(short.text)));
+    assert.equal((short.json()['items'] as unknown[]).length, 5);
+  });
+
   it('serves Table and PartialObjectMetadata renderings', async () => {
     await t.client.post(SVC, svc('tbl', {}, { type: 'NodePort', ports: [{ port: 80, nodePort: 30123 }], selector: { app: 'tbl' } }));
     const tbl = (await t.client.get(`${SVC}/tbl`, { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' })).json();

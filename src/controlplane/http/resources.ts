@@ -52,11 +52,46 @@ function selection(st: Strategy, r: ResourceRoute, q: URLSearchParams): Selectio
   };
 }
 
-function listJson(st: Strategy, items: readonly StoredObject[], meta: { resourceVersion: string; continueToken?: string | undefined; remainingItemCount?: number | undefined }): string {
+type ListMeta = { resourceVersion: string; continueToken?: string | undefined; remainingItemCount?: number | undefined };
+
+function listHead(st: Strategy, meta: ListMeta): string {
   const m: Record<string, string | number> = { resourceVersion: meta.resourceVersion };
   if (meta.continueToken) m['continue'] = meta.continueToken;
   if (meta.remainingItemCount !== undefined) m['remainingItemCount'] = meta.remainingItemCount;
-  return `{"kind":"${st.def.listKind}","apiVersion":"${st.def.apiVersion}","metadata":${JSON.stringify(m)},"items":[${items.map((o) => o.json).join(',')}]}`;
+  return `{"kind":"${st.def.listKind}","apiVersion":"${st.def.apiVersion}","metadata":${JSON.stringify(m)},"items":[`;
+}
+
+/** Items per piece of a streamed list. */
+const LIST_PIECE_ITEMS = 256;
+
+/**
+ * A list's JSON. A long one is streamed in pieces as the socket takes them (chunked, as the
+ * real API server sends large lists): the client starts decoding at once instead of after the
+ * whole body is built, and the body never exists as one string.
+ */
+async function sendList(res: ServerResponse, st: Strategy, items: readonly StoredObject[], meta: ListMeta): Promise<void> {
+  const head = listHead(st, meta);
+  if (items.length <= LIST_PIECE_ITEMS) {
+    sendJson(res, 200, `${head}${items.map((o) => o.json).join(',')}]}`);
+    return;
+  }
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
+  let piece = head;
+  for (let i = 0; i < items.length; i += LIST_PIECE_ITEMS) {
+    const part = items.slice(i, i + LIST_PIECE_ITEMS).map((o) => o.json).join(',');
+    piece += i === 0 ? part : `,${part}`;
+    if (!res.write(piece)) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => { res.off('drain', done); res.off('close', done); resolve(); };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    }
+    piece = '';
+    if (res.closed) return;
+  }
+  res.end(']}');
 }
 
 function encoder(st: Strategy, rendering: Rendering, q: URLSearchParams, clock: Clock): ((type: EventType, o: StoredObject) => string) | undefined {
@@ -112,7 +147,7 @@ export async function handleResource(deps: ResourceDeps, req: IncomingMessage, r
       const meta = { resourceVersion: String(result.rv), continueToken: result.continueToken, remainingItemCount: result.remainingItemCount };
       if (rendering.kind === 'table') sendJson(res, 200, tableJson(st, result.items, meta, parseIncludeObject(q.get('includeObject')), rendering.apiVersion, clock.now()));
       else if (rendering.kind === 'partial') sendJson(res, 200, partialListJson(result.items, meta, rendering.apiVersion));
-      else sendJson(res, 200, listJson(st, result.items, meta));
+      else await sendList(res, st, result.items, meta);
       return;
     }
     case 'POST': {

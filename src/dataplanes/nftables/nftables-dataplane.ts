@@ -21,12 +21,12 @@ import type { FamilyContext, NftablesRenderOptions } from './options.ts';
 import { DEFAULT_SHARD_WEIGHT, rulesetWeight, shardCount, shouldReshard, tableFor } from './placement.ts';
 import { planCleanup } from './plan-cleanup.ts';
 import type { FamilyPlan } from './plan-common.ts';
-import { planFull, type KernelView } from './plan-full.ts';
+import { BULK_MIN_ELEMENTS, coldPrelude, planFull, type KernelView } from './plan-full.ts';
 import { planPartial } from './plan-partial.ts';
 import { portKeysOfServices, renderFragments, renderPort, renderTables, resolveFamilyContext, type RenderDeps } from './render.ts';
 import type { PortNames } from './render-service.ts';
 import type { ServiceFragment, SkippedService } from './ruleset.ts';
-import type { NftRunner } from './runner.ts';
+import type { NftRunner, StartedNft } from './runner.ts';
 import { FamilyState } from './state.ts';
 
 export interface NftablesDataplaneOptions {
@@ -112,7 +112,9 @@ export class NftablesDataplane implements Dataplane {
   #cleanupFailures = 0;
   #closed = false;
   #queue: Promise<void> = Promise.resolve();
-  #timing = { render: 0, plan: 0, kernelRead: 0 };
+  #timing = { render: 0, plan: 0, kernelRead: 0, apply: 0 };
+  /** Transactions a cold start's planning started (streamed elements), still running. */
+  #started: StartedNft[] = [];
 
   constructor(options: NftablesDataplaneOptions) {
     this.#o = options;
@@ -158,7 +160,8 @@ export class NftablesDataplane implements Dataplane {
 
   async #sync(request: SyncRequest): Promise<void> {
     const now = this.#clock.monotonic();
-    this.#timing = { render: 0, plan: 0, kernelRead: 0 };
+    this.#timing = { render: 0, plan: 0, kernelRead: 0, apply: 0 };
+    this.#started = [];
     const work: FamilyWork[] = [];
     for (const snap of request.families) {
       const state = this.#states.get(snap.family);
@@ -175,10 +178,18 @@ export class NftablesDataplane implements Dataplane {
     const t1 = this.#clock.monotonic();
     this.#timing.plan += t1 - t0;
     const bulk = work.flatMap((w) => (w.plan.bulk === undefined ? [] : [w.plan.bulk]));
-    if (lines.length > 0 || bulk.length > 0) {
+    const after = work.flatMap((w) => w.plan.after ?? []);
+    const started = this.#started;
+    this.#started = [];
+    // Planning is done: streamed transactions still running get the CPU like any other.
+    for (const s of started) s.foreground();
+    if (lines.length > 0 || bulk.length > 0 || started.length > 0) {
       try {
-        if (bulk.length === 0) await this.#o.runner.run(lines);
-        else await this.#runParallel(lines, bulk);
+        const main = bulk.length === 0 ? this.#o.runner.run(lines) : this.#runParallel(lines, bulk);
+        // Streamed transactions are all in (or failed) before anything else touches nft.
+        const results = await Promise.allSettled([main, ...started.map((s) => s.done)]);
+        for (const r of results) if (r.status === 'rejected') throw r.reason;
+        if (after.length > 0) await this.#o.runner.run(after);
       } catch (err) {
         this.#needFull = true;
         this.#metrics.syncFailed();
@@ -208,7 +219,7 @@ export class NftablesDataplane implements Dataplane {
     const kind: SyncKind = work.some((w) => w.mode !== 'partial') ? 'full' : 'partial';
     this.#metrics.phases?.(kind, {
       render: this.#timing.render / 1000, plan: this.#timing.plan / 1000, kernelRead: this.#timing.kernelRead / 1000,
-      apply: (t2 - t1) / 1000, cleanup: (t4 - t3) / 1000,
+      apply: (t2 - t1 + this.#timing.apply) / 1000, cleanup: (t4 - t3) / 1000,
     });
     if (this.#o.conntrack) {
       for (const w of work) {
@@ -306,8 +317,30 @@ export class NftablesDataplane implements Dataplane {
         this.#o.logger.warn({ err, family: snap.family }, 'could not read nftables state; reconciling against our own record');
       }
     }
-    const t2 = this.#clock.monotonic();
+    let t2 = this.#clock.monotonic();
     this.#timing.kernelRead += t2 - t1;
+    const tables = renderTables(ctx, shards);
+    // A cold start of a large ruleset: its element additions go to nft while the rest is still
+    // being planned (nft's parsing of them is most of a cold start's apply; on another CPU it
+    // overlaps our rendering). Their tables and containers go in first.
+    let stream: ((statements: readonly string[]) => void) | undefined;
+    const start = this.#o.runner.start?.bind(this.#o.runner);
+    if (start !== undefined && rewrite && kernel !== undefined && kernel.tables.size === 0 && estimatedElements(snap) >= BULK_MIN_ELEMENTS) {
+      try {
+        await this.#o.runner.run(coldPrelude(ctx.nft, tables));
+        // In the background while we plan: on two CPUs, nft gets the one we do not use.
+        stream = (statements) => {
+          const started = start(statements, { background: true });
+          started.done.catch(() => undefined); // awaited in #sync; a failure is reported there
+          this.#started.push(started);
+        };
+      } catch (err) {
+        this.#o.logger.warn({ err, family: snap.family }, 'could not create the tables ahead of a cold start; elements go with the main transaction');
+      }
+      const t = this.#clock.monotonic();
+      this.#timing.apply += t - t2;
+      t2 = t;
+    }
     // Rendered as planned (one fragment alive at a time); the render's share of the time is
     // measured around each port.
     const skipped: SkippedService[] = [];
@@ -326,7 +359,7 @@ export class NftablesDataplane implements Dataplane {
       },
     };
     const plan = planFull(state, {
-      ctx, tables: renderTables(ctx, shards), fragments, kernel, rewrite, recreateBaseChains: !state.fullySynced, shards, now,
+      ctx, tables, fragments, kernel, rewrite, recreateBaseChains: !state.fullySynced, shards, now, stream,
     });
     this.#logSkipped(skipped);
     this.#timing.render += (t1 - t0) + renderMs;

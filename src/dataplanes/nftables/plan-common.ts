@@ -90,6 +90,8 @@ export interface FamilyPlan {
    * `prelude` (tables and those containers) must be committed before any of them.
    */
   readonly bulk?: { readonly prelude: readonly string[]; readonly statements: readonly string[] };
+  /** A transaction to run once every other one of this sync (streamed ones included) is in. */
+  readonly after?: readonly string[];
   commit(): void;
 }
 

@@ -3,6 +3,9 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { setPriority, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { NftCommandError } from './errors.ts';
 
@@ -23,7 +26,25 @@ export interface NftRunner {
   run(script: NftScript, options?: { readonly check?: boolean }): Promise<void>;
   /** Run `nft ARGS…` and return stdout (e.g. ["-j", "list", "chains", "ip"]). */
   query(args: readonly string[]): Promise<string>;
+  /**
+   * Like run, but nft has the whole transaction before this returns: it gets on with it while
+   * the caller keeps the CPU (a synchronous loop, say), without the event loop. In the
+   * background, nft runs at the lowest CPU priority (it takes only CPU time nobody else wants)
+   * until foreground() is called. Optional.
+   */
+  start?(script: NftScript, options?: { readonly background?: boolean }): StartedNft;
 }
+
+/** A transaction handed to nft by NftRunner.start. */
+export interface StartedNft {
+  /** Settles when nft is done: rejects as run would. */
+  readonly done: Promise<void>;
+  /** Normal CPU priority again (if started in the background and still running). */
+  foreground(): void;
+}
+
+/** Niceness of a transaction started in the background. */
+const BACKGROUND_NICENESS = 19;
 
 export interface SpawnNftRunnerOptions {
   /** Path or name of the nft binary; default "nft". */
@@ -53,6 +74,50 @@ export class SpawnNftRunner implements NftRunner {
     if (r.code !== 0) throw this.#failure(args, r);
   }
 
+  /**
+   * The transaction goes to a file that becomes nft's stdin (unlinked at once: only the open
+   * descriptor keeps it), so nft reads it at its own pace; a pipe would hold 64 KiB until our
+   * event loop ran again.
+   */
+  start(script: NftScript, options: { readonly background?: boolean } = {}): StartedNft {
+    const path = join(tmpdir(), `kube-proxy-ts-nft-${String(process.pid)}-${String(++startCounter)}.nft`);
+    let fd: number | undefined;
+    let pid: number | undefined;
+    const background = options.background === true;
+    const foreground = (): void => {
+      if (pid === undefined || !background) return;
+      const p = pid;
+      pid = undefined;
+      // Raising a priority back needs CAP_SYS_NICE (kube-proxy has it); without, nft just
+      // finishes at the lower one. ESRCH: it is done already.
+      try { setPriority(p, 0); } catch { /* see above */ }
+    };
+    try {
+      fd = openSync(path, 'wx+', 0o600);
+      unlinkSync(path);
+      // At explicit positions (pwrite): the descriptor's offset, which nft inherits, stays at 0.
+      let at = 0;
+      for (const piece of typeof script === 'string' ? [script] : linePieces(script)) at += writeSync(fd, piece, at, 'utf8');
+      const args = ['-f', '-'];
+      const done = this.#exec(args, fd, (child) => {
+        pid = child;
+        if (background) {
+          try { setPriority(child, BACKGROUND_NICENESS); } catch { /* it runs at ours */ }
+        }
+      }).then((r) => {
+        pid = undefined;
+        if (r.code !== 0) throw this.#failure(args, r);
+      });
+      return { done, foreground };
+    } catch (err) {
+      try { unlinkSync(path); } catch { /* unlinked already */ }
+      return { done: Promise.reject(err instanceof Error ? err : new Error(String(err))), foreground };
+    } finally {
+      // The child has its own copy of the descriptor once spawned (or failed to spawn).
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+
   async query(args: readonly string[]): Promise<string> {
     const r = await this.#exec(args, undefined);
     if (r.code !== 0) throw this.#failure(args, r);
@@ -68,15 +133,17 @@ export class SpawnNftRunner implements NftRunner {
     return new NftCommandError('NFT_FAILED', `nft ${args.join(' ')} failed (exit ${String(r.code)}): ${stderr.slice(0, 2000)}`, stderr, r.code);
   }
 
-  #exec(args: readonly string[], stdin: NftScript | undefined): Promise<Result> {
+  /** Runs nft with `stdin` (a script written through a pipe, or an open file descriptor). */
+  #exec(args: readonly string[], stdin: NftScript | number | undefined, onSpawn?: (pid: number) => void): Promise<Result> {
     const argv = [...this.#prefix, this.#binary, ...args];
     const [cmd, ...rest] = argv;
     return new Promise((resolve, reject) => {
-      const child = spawn(cmd ?? this.#binary, rest, { stdio: ['pipe', 'pipe', 'pipe'], timeout: this.#timeoutMs });
+      const child = spawn(cmd ?? this.#binary, rest, { stdio: [typeof stdin === 'number' ? stdin : 'pipe', 'pipe', 'pipe'], timeout: this.#timeoutMs });
+      if (child.pid !== undefined) onSpawn?.(child.pid);
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      child.stdout.on('data', (b: Buffer) => out.push(b));
-      child.stderr.on('data', (b: Buffer) => err.push(b));
+      child.stdout?.on('data', (b: Buffer) => out.push(b));
+      child.stderr?.on('data', (b: Buffer) => err.push(b));
       child.on('error', (e: NodeJS.ErrnoException) => {
         if (e.code === 'ENOENT') reject(new NftCommandError('NFT_NOT_FOUND', `nft binary not found (${cmd ?? this.#binary})`, '', null, { cause: e }));
         else reject(new NftCommandError('NFT_FAILED', `could not run ${cmd ?? this.#binary}: ${e.message}`, '', null, { cause: e }));
@@ -84,11 +151,16 @@ export class SpawnNftRunner implements NftRunner {
       child.on('close', (code) => {
         resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
       });
-      child.stdin.on('error', () => { /* reported through close/error */ });
-      writeScript(child.stdin, stdin ?? '').catch(() => { /* nft went away: reported through close/error */ });
+      if (typeof stdin === 'number') return;
+      const input = child.stdin;
+      if (input === null) return;
+      input.on('error', () => { /* reported through close/error */ });
+      writeScript(input, stdin ?? '').catch(() => { /* nft went away: reported through close/error */ });
     });
   }
 }
+
+let startCounter = 0;
 
 /** Largest piece of a script written to nft's stdin at once. */
 const STDIN_PIECE = 64 * 1024;

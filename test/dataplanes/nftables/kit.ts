@@ -8,7 +8,7 @@ import { readKernelView } from '../../../src/dataplanes/nftables/kernel-read.ts'
 import type { NftablesMetrics, NftablesSyncReport } from '../../../src/dataplanes/nftables/metrics.ts';
 import type { NftablesDataplane } from '../../../src/dataplanes/nftables/nftables-dataplane.ts';
 import { NftCommandError } from '../../../src/dataplanes/nftables/errors.ts';
-import { scriptText, type NftRunner, type NftScript } from '../../../src/dataplanes/nftables/runner.ts';
+import { scriptText, type NftRunner, type NftScript, type StartedNft } from '../../../src/dataplanes/nftables/runner.ts';
 
 export class FakeClock implements Clock {
   t = 1_000_000;
@@ -39,6 +39,14 @@ export class RecordingRunner implements NftRunner {
     }
     if (this.inner) await this.inner.run(script, options);
   }
+  /** Recorded like run; the inner runner's start when it has one (streamed cold-start elements). */
+  start(given: NftScript, options?: { readonly background?: boolean }): StartedNft {
+    this.scripts.push(scriptText(given));
+    this.started++;
+    if (this.inner?.start) return this.inner.start(given, options);
+    return { done: this.inner ? this.inner.run(given) : Promise.resolve(), foreground: () => undefined };
+  }
+  started = 0;
   async query(args: readonly string[]): Promise<string> {
     this.queries.push([...args]);
     if (this.inner) return this.inner.query(args);

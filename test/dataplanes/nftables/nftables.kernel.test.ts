@@ -226,6 +226,8 @@ describe('nftables dataplane on the real kernel', { skip, concurrency: false }, 
       assert.ok(runner.scripts.length >= 3, `${String(runner.scripts.length)} transactions`);
       assert.match(runner.scripts[0] ?? '', /^add table ip kube-proxy/m, 'the prelude creates the tables first');
       assert.doesNotMatch(runner.scripts[0] ?? '', /elements = /, 'the prelude holds no elements');
+      // 27.5k verdict-free elements went to nft in chunks while the rest was being planned.
+      assert.equal(runner.started, 2, 'streamed transactions');
       await assertKernelMatchesRecord(dp, runner);
       // Now warm: the next full sync is one transaction again, and changes nothing.
       const before = runner.scripts.length;
@@ -233,6 +235,30 @@ describe('nftables dataplane on the real kernel', { skip, concurrency: false }, 
       assert.ok(runner.scripts.length - before <= 1);
       assert.doesNotMatch(runner.scripts.slice(before).join(''), /elements = /);
       await assertKernelMatchesRecord(dp, runner);
+    });
+  });
+
+  it('cold start with streamed elements: a key two services claim ends with the winner\'s payload', async () => {
+    await withNetns('nft-contest', async (ns) => {
+      // One table, so that both services' backends share their map.
+      const runner = new RecordingRunner(new SpawnNftRunner({ commandPrefix: ns.prefix }));
+      const dp = new NftablesDataplane({ runner, logger: silentLogger(), render: testOptions(), clock: new FakeClock(), shardWeight: 1e9 });
+      const many = Array.from({ length: 2_500 }, (_, i) => [
+        makePort('ns', `bulk${String(i)}`, 'p80', (x) => { x.clusterIP = `172.31.${String(i >> 8)}.${String(i & 255)}`; }),
+        Array.from({ length: 10 }, (_, j) => makeEndpoint(`10.2.${String(i >> 8)}.${String((i & 255))}`, 8000 + j)),
+      ] as const);
+      // Same ClusterIP and port (bad input): "ns/aaa" wins every shared key (owners sort), but
+      // "ns/zzz" comes first and its elements are streamed first.
+      const zzz = [makePort('ns', 'zzz', 'p80', (x) => { x.clusterIP = '172.30.5.5'; }), [makeEndpoint('10.9.0.1', 9000), makeEndpoint('10.9.0.2', 9000)]] as const;
+      const aaa = [makePort('ns', 'aaa', 'p80', (x) => { x.clusterIP = '172.30.5.5'; }), [makeEndpoint('10.8.0.1', 8000), makeEndpoint('10.8.0.2', 8000)]] as const;
+      await dp.sync({ full: true, families: [makeSnapshot({ ports: [zzz, ...many, aaa] })] });
+      assert.ok(runner.started >= 2);
+      const fixup = runner.scripts.at(-1) ?? '';
+      assert.match(fixup, /^delete element ip kube-proxy\S* lb-backends-tcp \{ 172\.30\.5\.5 \. 80 \. 0 \}$/m, 'the contested element is replaced last');
+      await assertKernelMatchesRecord(dp, runner);
+      const backends = ns.exec('nft', ['list', 'map', 'ip', 'kube-proxy', 'lb-backends-tcp']);
+      const contested = [...backends.matchAll(/172\.30\.5\.5 \. 80 \. (\d) : (\S+) \. (\d+)/g)].map((m) => `${m[1] ?? ''} ${m[2] ?? ''}:${m[3] ?? ''}`).sort();
+      assert.deepEqual(contested, ['0 10.8.0.1:8000', '1 10.8.0.2:8000']);
     });
   });
 
