@@ -10,9 +10,12 @@
 // wrk measures keep-alive requests/s and new connections/s ("Connection: close": one request
 // per TCP connection), each with p50/p99, and curl a bulk download (MB/s); for the direct path
 // the proxy node only routes. Paths are interleaved, each round in a rotated order, and
-// medians reported, with where the CPU went. The JSON goes to bench/results/. The last line is
+// medians reported, with where the CPU went. Then the keep-alive latency once more, in many short
+// windows per path with the paths taking turns, each path's windows pooled (lib/latency.ts): the
+// p99 compared under the same conditions (--aa adds a second, identical HAProxy to show how
+// closely). The JSON goes to bench/results/. The last line is
 //   ratios vs haproxy: rps=<x> cps=<y> p99=<z>
-// (kube-proxy-ts divided by HAProxy; p99 of the keep-alive test).
+// (kube-proxy-ts divided by HAProxy; p99 of the keep-alive test, pooled over the windows).
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -23,8 +26,9 @@ import { liveNamespaces } from '../test/helpers/netns.ts';
 import { HAPROXY, httpResponderConfig, startHaproxy, tcpProxyConfig } from './lib/haproxy.ts';
 import { startKubeProxy, startUserspaceRunner, type KubeProxyOptions, type RunningKubeProxy } from './lib/kube-proxy.ts';
 import { cpuTimes, machineJiffies, until, waitForExit, type CpuTimes } from './lib/process.ts';
-import { ratiosLine, renderReport, summarize, type CpuSplit, type PathName, type Sample, type TestName } from './lib/report.ts';
-import { fixed, rotate } from './lib/stats.ts';
+import { pooledPercentile, type LatencyGrid } from './lib/latency.ts';
+import { ratiosLine, renderLatency, renderReport, summarize, type CpuSplit, type LatencyRatios, type LatencyReport, type PathName, type Sample, type TestName } from './lib/report.ts';
+import { fixed, median, ratio, rotate } from './lib/stats.ts';
 import { BACKEND_IP, createLab, PROXY_CLIENT_SIDE_IP, type Lab } from './lib/topology.ts';
 import { curlSpeed, killRunning, run, wrk } from './lib/wrk.ts';
 
@@ -39,11 +43,16 @@ const USAGE = `usage: npx node bench/userspace-vs-haproxy.ts [options]   (as roo
                         redirect and Prometheus metrics as the daemon wires it;
                         auto (default): the daemon, unless T > 1 and it has no
                         --userspace-threads flag yet
+  --latency-windows N   keep-alive latency windows per path, interleaved and pooled (default
+                        20; 0: none, the p99 is then the median over rounds)
+  --latency-seconds S   length of each latency window (default 1)
+  --aa                  A/A: also measure a second HAProxy identical to the first (haproxy-b):
+                        how far apart two equal proxies come out
   --haproxy-nat         also measure HAProxy reached through an nftables redirect (a
                         ClusterIP-like address), as kube-proxy-ts is: the redirect's own cost
   --pin                 pin the proxies to the last CPU(s), wrk and the backend to CPU 0
   --tests LIST          rps,cps,bulk (default all)
-  --only LIST           direct,haproxy,kube-proxy-ts (default all)
+  --only LIST           direct,haproxy,kube-proxy-ts (haproxy-b with --aa; default all)
   --bulk-mb M           bulk body size (default 200)
   --backend-threads B   the backend responder's nbthread (default 1)
   --profile DIR         run kube-proxy-ts with --cpu-prof into DIR
@@ -58,6 +67,9 @@ const { values: opt } = parseArgs({
     'kube-proxy': { type: 'string', default: 'auto' },
     pin: { type: 'boolean', default: false },
     'haproxy-nat': { type: 'boolean', default: false },
+    'latency-windows': { type: 'string', default: '20' },
+    'latency-seconds': { type: 'string', default: '1' },
+    aa: { type: 'boolean', default: false },
     tests: { type: 'string', default: 'rps,cps,bulk' },
     only: { type: 'string' },
     'bulk-mb': { type: 'string', default: '200' },
@@ -76,6 +88,8 @@ function positive(name: string, v: string): number {
 }
 
 const ROUNDS = positive('rounds', opt.rounds);
+const LATENCY_WINDOWS = opt['latency-windows'] === '0' ? 0 : positive('latency-windows', opt['latency-windows']);
+const LATENCY_SECONDS = positive('latency-seconds', opt['latency-seconds']);
 const SECONDS = positive('seconds', opt.seconds);
 const CONNECTIONS = positive('connections', opt.connections);
 const THREADS = opt.threads === undefined ? availableParallelism() : positive('threads', opt.threads);
@@ -95,7 +109,7 @@ const KUBE_PROXY: 'daemon' | 'dataplane' = KUBE_PROXY_OPT === 'auto' ? (THREADS 
 if (KUBE_PROXY === 'daemon' && THREADS > 1 && !daemonHasThreads()) {
   throw new Error('this kube-proxy-ts daemon has no --userspace-threads flag: use --kube-proxy dataplane (or auto) for --threads > 1');
 }
-const PATHS: readonly PathName[] = opt['haproxy-nat'] ? ['direct', 'haproxy', 'haproxy-nat', 'kube-proxy-ts'] : ['direct', 'haproxy', 'kube-proxy-ts'];
+const PATHS: readonly PathName[] = ['direct', 'haproxy', ...(opt.aa ? ['haproxy-b' as const] : []), ...(opt['haproxy-nat'] ? ['haproxy-nat' as const] : []), 'kube-proxy-ts'];
 const ONLY = opt.only?.split(',') ?? PATHS;
 const TESTS = new Set(opt.tests.split(','));
 for (const p of ONLY) if (!(PATHS as readonly string[]).includes(p)) throw new Error(`--only: unknown path ${JSON.stringify(p)}`);
@@ -104,11 +118,12 @@ for (const t of TESTS) if (!['rps', 'cps', 'bulk'].includes(t)) throw new Error(
 const CLUSTER_IP = '10.96.0.80';
 /** --haproxy-nat: a service-like address redirected to HAProxy's frontends. */
 const HAPROXY_NAT_IP = '10.96.0.90';
-const PORTS = { small: 8080, bulk: 8081, haproxySmall: 18080, haproxyBulk: 18081, serviceSmall: 80, serviceBulk: 81 };
+const PORTS = { small: 8080, bulk: 8081, haproxySmall: 18080, haproxyBulk: 18081, haproxyBSmall: 18090, haproxyBBulk: 18091, serviceSmall: 80, serviceBulk: 81 };
 const TARGETS: Record<PathName, { readonly small: string; readonly bulk: string }> = {
   direct: { small: `http://${BACKEND_IP}:${PORTS.small}/`, bulk: `http://${BACKEND_IP}:${PORTS.bulk}/` },
   haproxy: { small: `http://${PROXY_CLIENT_SIDE_IP}:${PORTS.haproxySmall}/`, bulk: `http://${PROXY_CLIENT_SIDE_IP}:${PORTS.haproxyBulk}/` },
   'haproxy-nat': { small: `http://${HAPROXY_NAT_IP}:${PORTS.serviceSmall}/`, bulk: `http://${HAPROXY_NAT_IP}:${PORTS.serviceBulk}/` },
+  'haproxy-b': { small: `http://${PROXY_CLIENT_SIDE_IP}:${PORTS.haproxyBSmall}/`, bulk: `http://${PROXY_CLIENT_SIDE_IP}:${PORTS.haproxyBBulk}/` },
   'kube-proxy-ts': { small: `http://${CLUSTER_IP}:${PORTS.serviceSmall}/`, bulk: `http://${CLUSTER_IP}:${PORTS.serviceBulk}/` },
 };
 
@@ -146,6 +161,16 @@ async function setUp(lab: Lab, stops: (() => Promise<unknown>)[]): Promise<Runni
     { name: 'bulk', bind: PROXY_CLIENT_SIDE_IP, port: PORTS.haproxyBulk, server: BACKEND_IP, serverPort: PORTS.bulk },
   ]), PIN.proxy);
   stops.push(() => haproxy.stop());
+  let haproxyB: Awaited<ReturnType<typeof startHaproxy>> | undefined;
+  if (opt.aa) {
+    // Another process with the same configuration on other ports: the A of an A/A comparison.
+    haproxyB = await startHaproxy(lab.proxy, tcpProxyConfig(THREADS, [
+      { name: 'small', bind: PROXY_CLIENT_SIDE_IP, port: PORTS.haproxyBSmall, server: BACKEND_IP, serverPort: PORTS.small },
+      { name: 'bulk', bind: PROXY_CLIENT_SIDE_IP, port: PORTS.haproxyBBulk, server: BACKEND_IP, serverPort: PORTS.bulk },
+    ]), PIN.proxy);
+    const b = haproxyB;
+    stops.push(() => b.stop());
+  }
   if (opt['haproxy-nat']) {
     // The same kind of entry as kube-proxy-ts's ClusterIP: nat prerouting redirect (conntrack + NAT on every packet).
     lab.proxy.exec('nft', ['-f', '-'], [
@@ -178,7 +203,7 @@ async function setUp(lab: Lab, stops: (() => Promise<unknown>)[]): Promise<Runni
   // Short connections leave conntrack entries in TIME_WAIT on the proxy node (two per proxied
   // connection); keep the table from filling up across rounds (this namespace's value only).
   lab.proxy.tryExec('sysctl', ['-q', '-w', 'net.netfilter.nf_conntrack_tcp_timeout_time_wait=5']);
-  return { lab, proxyPid: { direct: undefined, haproxy: haproxy.pid, 'haproxy-nat': haproxy.pid, 'kube-proxy-ts': kubeProxy.pid }, responderPid: responder.pid, bulkPid: bulk.pid, kubeProxy };
+  return { lab, proxyPid: { direct: undefined, haproxy: haproxy.pid, 'haproxy-nat': haproxy.pid, 'haproxy-b': haproxyB?.pid, 'kube-proxy-ts': kubeProxy.pid }, responderPid: responder.pid, bulkPid: bulk.pid, kubeProxy };
 }
 
 interface Outcome {
@@ -242,6 +267,53 @@ async function wrkTest(r: Running, path: PathName, close: boolean, seconds: numb
   };
 }
 
+/**
+ * The keep-alive test in LATENCY_WINDOWS short windows per path, the paths taking turns (each
+ * window in a rotated order), each path's windows pooled.
+ */
+async function latencyWindows(r: Running, paths: readonly PathName[], roundsP99: (a: PathName, b: PathName) => number): Promise<LatencyReport> {
+  const runs = new Map<PathName, LatencyGrid[]>();
+  /** window → path → that window's p99 */
+  const windowP99: Map<PathName, number>[] = [];
+  for (let w = 0; w < LATENCY_WINDOWS; w++) {
+    const mine = new Map<PathName, number>();
+    windowP99.push(mine);
+    for (const path of rotate(paths, w)) {
+      const res = await wrk(r.lab.client, { url: TARGETS[path].small, threads: 1, connections: CONNECTIONS, seconds: LATENCY_SECONDS, close: false, cpus: PIN.client, grid: true });
+      if (res.grid === undefined) throw new Error('wrk reported no latency grid');
+      const list = runs.get(path) ?? [];
+      list.push({ requests: res.requests, grid: res.grid });
+      mine.set(path, res.latencyUs.p99);
+      if (process.env['KPT_BENCH_DEBUG'] === '1') {
+        const at = (p: number): number => res.grid?.find(([q]) => q >= p)?.[1] ?? Number.NaN;
+        log(`window ${String(w + 1)} ${path}: ${String(res.requests)} requests p50 ${String(at(50))} p90 ${String(at(90))} p95 ${String(at(95))} p98 ${String(at(98))} p99 ${String(at(99))} p99.5 ${String(at(99.5))} max ${String(res.latencyUs.max)} µs`);
+      }
+      runs.set(path, list);
+    }
+    if ((w + 1) % 5 === 0) log(`latency windows: ${String(w + 1)}/${String(LATENCY_WINDOWS)}`);
+  }
+  const pooled: LatencyReport['pooled'] = {};
+  for (const [path, list] of runs) {
+    pooled[path] = {
+      requests: list.reduce((n, x) => n + x.requests, 0),
+      p50Us: pooledPercentile(list, 50), p99Us: pooledPercentile(list, 99), p999Us: pooledPercentile(list, 99.9),
+    };
+  }
+  const vs = (a: PathName, b: PathName): LatencyRatios => ({
+    p50: ratio(pooled[a]?.p50Us ?? Number.NaN, pooled[b]?.p50Us ?? Number.NaN),
+    p99: ratio(pooled[a]?.p99Us ?? Number.NaN, pooled[b]?.p99Us ?? Number.NaN),
+    p999: ratio(pooled[a]?.p999Us ?? Number.NaN, pooled[b]?.p999Us ?? Number.NaN),
+    // Per window: robust to a few windows a disturbance hit (which dominate a pooled tail).
+    medianP99: ratio(median(windowP99.map((m) => m.get(a) ?? Number.NaN)), median(windowP99.map((m) => m.get(b) ?? Number.NaN))),
+    pairedP99: median(windowP99.map((m) => ratio(m.get(a) ?? Number.NaN, m.get(b) ?? Number.NaN))),
+  });
+  return {
+    windows: LATENCY_WINDOWS, seconds: LATENCY_SECONDS, pooled, vsHaproxy: vs('kube-proxy-ts', 'haproxy'),
+    windowP99: windowP99.map((m) => Object.fromEntries(m)),
+    ...(paths.includes('haproxy-b') ? { aa: { ...vs('haproxy-b', 'haproxy'), roundsP99: roundsP99('haproxy-b', 'haproxy') } } : {}),
+  };
+}
+
 async function bulkTest(r: Running, path: PathName): Promise<Outcome> {
   const c = await curlSpeed(r.lab.client, TARGETS[path].bulk, PIN.client);
   if (c.bytes !== BULK_BYTES) throw new Error(`${path}: bulk download got ${c.bytes} of ${BULK_BYTES} bytes`);
@@ -279,9 +351,12 @@ async function bench(lab: Lab, stops: (() => Promise<unknown>)[]): Promise<strin
     }
   }
   const rep = summarize(samples, paths, ROUNDS);
+  const latency = LATENCY_WINDOWS > 0 && TESTS.has('rps')
+    ? await latencyWindows(r, paths.filter((p) => p !== 'direct' || paths.length === 1), (a, b) => ratio(rep.summary[a]?.rps?.p99Us ?? Number.NaN, rep.summary[b]?.rps?.p99Us ?? Number.NaN))
+    : undefined;
   const title = `userspace vs haproxy — ${ROUNDS} round(s) × ${SECONDS} s per test, wrk -t1 -c${CONNECTIONS}, proxy threads ${THREADS}, `
     + `kube-proxy-ts as ${KUBE_PROXY === 'daemon' ? 'the daemon' : 'the bare dataplane'}, ${CPUS} CPUs${opt.pin ? ', pinned' : ''}; medians`;
-  const lines = ['', ...renderReport(rep, paths, title)];
+  const lines = ['', ...renderReport(rep, paths, title), ...(latency === undefined ? [] : ['', ...renderLatency(latency, paths)])];
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const dir = join(import.meta.dirname, 'results');
   mkdirSync(dir, { recursive: true });
@@ -291,17 +366,19 @@ async function bench(lab: Lab, stops: (() => Promise<unknown>)[]): Promise<strin
     date: new Date().toISOString(),
     settings: {
       rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, threads: THREADS, kubeProxy: KUBE_PROXY, pinned: opt.pin,
+      latencyWindows: LATENCY_WINDOWS, latencySeconds: LATENCY_SECONDS, aa: opt.aa,
       tests: [...TESTS], paths, backendThreads: BACKEND_THREADS, bulkBytes: BULK_BYTES, cpus: CPUS,
       kubeProxyArgs: opt['kp-arg'], kubeProxyNodeArgs: opt['kp-node-arg'],
     },
     versions: { node: process.version, haproxy: lab.proxy.exec(HAPROXY, ['-v']).split('\n')[0] ?? '' },
     ratios: { vsHaproxy: rep.vsHaproxy, vsDirect: rep.vsDirect, perRound: rep.perRound },
+    ...(latency === undefined ? {} : { latency }),
     summary: rep.summary,
     samples,
     kubeProxyWarnings: r.kubeProxy.log().split('\n').filter((l) => /"level":(40|50|60)/.test(l)).slice(-20),
   }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
   lines.push(`results: ${file}`);
-  lines.push(ratiosLine(rep));
+  lines.push(ratiosLine(rep, latency));
   return lines.join('\n') + '\n';
 }
 

@@ -16,6 +16,8 @@ export interface WrkResult {
   readonly bytes: number;
   readonly errors: { readonly connect: number; readonly read: number; readonly write: number; readonly status: number; readonly timeout: number };
   readonly latencyUs: { readonly mean: number; readonly p50: number; readonly p90: number; readonly p99: number; readonly p999: number; readonly max: number };
+  /** [percentile, µs] pairs (with WrkOptions.grid): for pooling runs (latency.ts). */
+  readonly grid?: readonly (readonly [number, number])[];
 }
 
 export interface WrkOptions {
@@ -26,6 +28,8 @@ export interface WrkOptions {
   /** Send "Connection: close": every request on a new TCP connection. */
   readonly close: boolean;
   readonly cpus?: string | undefined;
+  /** Report the latency at a grid of percentiles too. */
+  readonly grid?: boolean;
 }
 
 const running = new Set<ChildProcess>();
@@ -81,7 +85,9 @@ export async function wrk(ns: Netns, o: WrkOptions): Promise<WrkResult> {
   if (o.close) args.push('-H', 'Connection: close');
   args.push(o.url);
   // GNU time reports wrk's own CPU time on stderr.
-  const r = await runBoth(ns, '/usr/bin/time', ['-f', 'WRK_CPU %U %S', 'wrk', ...args], o.cpus);
+  const time = ['/usr/bin/time', '-f', 'WRK_CPU %U %S', 'wrk', ...args];
+  const [cmd = 'env', ...rest] = o.grid === true ? ['env', 'KPT_WRK_GRID=1', ...time] : time;
+  const r = await runBoth(ns, cmd, rest, o.cpus);
   return parseWrkOutput(`${r.stdout}\n${r.stderr}`);
 }
 
