@@ -3,7 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -46,6 +46,28 @@ export interface StartedNft {
 /** Niceness of a transaction started in the background. */
 const BACKGROUND_NICENESS = 19;
 
+/** CAP_SYS_NICE's bit in /proc/self/status CapEff. */
+const CAP_SYS_NICE = 23n;
+
+let sysNice: boolean | undefined;
+
+/**
+ * Whether we may raise a process's priority back (CAP_SYS_NICE: kube-proxy runs privileged).
+ * Without it a transaction started in the background would stay at the lowest priority: on a
+ * busy node, behind every workload; so it is not lowered at all then.
+ */
+function canRaisePriority(): boolean {
+  if (sysNice === undefined) {
+    try {
+      const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+      sysNice = m?.[1] !== undefined && ((BigInt(`0x${m[1]}`) >> CAP_SYS_NICE) & 1n) === 1n;
+    } catch {
+      sysNice = false;
+    }
+  }
+  return sysNice;
+}
+
 export interface SpawnNftRunnerOptions {
   /** Path or name of the nft binary; default "nft". */
   readonly binary?: string;
@@ -83,7 +105,7 @@ export class SpawnNftRunner implements NftRunner {
     const path = join(tmpdir(), `kube-proxy-ts-nft-${String(process.pid)}-${String(++startCounter)}.nft`);
     let fd: number | undefined;
     let pid: number | undefined;
-    const background = options.background === true;
+    const background = options.background === true && canRaisePriority();
     const foreground = (): void => {
       if (pid === undefined || !background) return;
       const p = pid;
@@ -109,9 +131,11 @@ export class SpawnNftRunner implements NftRunner {
         if (r.code !== 0) throw this.#failure(args, r);
       });
       return { done, foreground };
-    } catch (err) {
-      try { unlinkSync(path); } catch { /* unlinked already */ }
-      return { done: Promise.reject(err instanceof Error ? err : new Error(String(err))), foreground };
+    } catch {
+      // No writable temporary directory (a read-only root file system, say): through a pipe
+      // as run() does. nft then gets the transaction when our event loop next runs.
+      try { unlinkSync(path); } catch { /* unlinked already, or never created */ }
+      return { done: this.run(script), foreground };
     } finally {
       // The child has its own copy of the descriptor once spawned (or failed to spawn).
       if (fd !== undefined) closeSync(fd);
