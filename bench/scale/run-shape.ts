@@ -68,7 +68,7 @@ export async function runShape(shape: Shape, o: RunOptions): Promise<ShapeResult
   const procs: ProxyDaemon[] = [];
   let monitor: KernelMonitor | undefined;
   const start = (minSyncPeriod: string): ProxyDaemon => {
-    const p = ProxyDaemon.start({ ns: env.big.node, agent: env.nodeAgent, kubeconfig: env.kubeconfig, logFile: process.env['KPT_SCALE_PROXY_LOG'] ?? join(env.dir, 'kube-proxy.log'), minSyncPeriod });
+    const p = ProxyDaemon.start({ ns: env.big.node, agent: env.nodeAgent, kubeconfig: env.kubeconfig, logFile: join(env.dir, 'kube-proxy.log'), minSyncPeriod });
     procs.push(p);
     return p;
   };
