@@ -67,9 +67,6 @@ export const BULK_MIN_ELEMENTS = 20_000;
 /** Elements per streamed transaction (an nft process each: ≈ 0.15 s of its CPU). */
 export const STREAM_CHUNK_ELEMENTS = 16_384;
 
-/** Elements per statement (nft's parser holds one statement's text at a time). */
-const STATEMENT_ELEMENTS = 4096;
-
 /** The tables and the verdict-free containers of a cold start: what streamed elements need. */
 export function coldPrelude(f: NftFamily, tables: readonly TableRuleset[]): string[] {
   const out: string[] = [];
@@ -89,8 +86,8 @@ class ElementStream {
   readonly #f: NftFamily;
   readonly #ctx: FullPlanInput['ctx'];
   readonly #sink: (statements: readonly string[]) => void;
-  /** container → "key payload" texts not handed out yet */
-  readonly #pending = new Map<string, string[]>();
+  /** Additions not handed out yet. */
+  #pending = new ElementAdds();
   readonly #verdictFree = new Map<string, boolean>();
   /** Containers some of whose elements went out. */
   readonly containers = new Set<string>();
@@ -110,9 +107,7 @@ class ElementStream {
   }
 
   add(container: string, key: string, payload: string): void {
-    let list = this.#pending.get(container);
-    if (!list) this.#pending.set(container, (list = []));
-    list.push(`${key}${payload}`);
+    this.#pending.add(container, key, payload);
     this.containers.add(container);
     if (++this.#count >= STREAM_CHUNK_ELEMENTS) this.flush();
   }
@@ -120,13 +115,8 @@ class ElementStream {
   flush(): void {
     if (this.#count === 0) return;
     const statements: string[] = [];
-    for (const [container, list] of this.#pending) {
-      const decl = containerDecl(this.#ctx, nameOfId(container));
-      for (let i = 0; i < list.length; i += STATEMENT_ELEMENTS) {
-        statements.push(setElementsText(this.#f, container, decl.kind, decl.spec, list.slice(i, i + STATEMENT_ELEMENTS)));
-      }
-    }
-    this.#pending.clear();
+    this.#pending.emit(statements, this.#f, this.#ctx);
+    this.#pending = new ElementAdds();
     this.#count = 0;
     this.#sink(statements);
   }
