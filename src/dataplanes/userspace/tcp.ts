@@ -46,11 +46,15 @@ export interface ForwarderDeps {
 /**
  * An abortive close (RST) where the socket allows it, else a plain destroy. A socket still
  * connecting is destroyed at once (net's resetAndDestroy would wait for the connect, for ever
- * if the endpoint never answers).
+ * if the endpoint never answers). So is one that was ended and has not finished (its shutdown
+ * may be under way): libuv refuses to reset a stream with a shutdown pending (EINVAL), and Node
+ * (24) has by then let go of the handle: it is never closed, the socket never emits 'close'
+ * (its connection never ends), the fd leaks, and a serving thread stopped later spins for ever
+ * in its teardown (Environment::CleanupHandles waits for that handle).
  */
 export function resetSocket(s: net.Socket): void {
   if (s.destroyed) return;
-  if (s.connecting) {
+  if (s.connecting || (s.writableEnded && !s.writableFinished)) {
     s.destroy();
     return;
   }

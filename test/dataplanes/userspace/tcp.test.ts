@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { TcpFrontend } from '../../../src/dataplanes/userspace/tcp.ts';
 import {
   blackholePort, closedPort, ep, eventually, harness, HOST, nameServer, openConnection, request, sleep, tcpServer,
@@ -41,6 +42,60 @@ async function drain(s: net.Socket): Promise<{ bytes: number; sha256: string }> 
   await once(s, 'end');
   return { bytes, sha256: hash.digest('hex') };
 }
+
+/**
+ * The reset scenario runs in a child process: with the bug, the leaked handle also makes the
+ * process's own teardown spin at exit, so the child is killed (by its pid) once it has answered.
+ */
+const RESET_CHILD = `
+import net from 'node:net';
+import { resetSocket } from ${JSON.stringify(new URL('../../../src/dataplanes/userspace/tcp.ts', import.meta.url).href)};
+const when = process.argv[1];
+const srv = net.createServer({ allowHalfOpen: true }, (c) => { c.on('error', () => undefined); c.resume(); });
+await new Promise((resolve) => { srv.listen(0, '127.0.0.1', resolve); });
+const s = net.connect({ host: '127.0.0.1', port: srv.address().port, allowHalfOpen: true });
+await new Promise((resolve) => { s.once('connect', resolve); });
+const errors = [];
+s.on('error', (e) => { errors.push(String(e.syscall) + ' ' + String(e.code)); });
+const closed = new Promise((resolve) => { s.once('close', () => { resolve('closed'); }); });
+s.write('x');
+if (when !== 'connected') s.end();
+if (when === 'next-tick') await new Promise((resolve) => { process.nextTick(resolve); });
+resetSocket(s);
+const outcome = await Promise.race([closed, new Promise((resolve) => { setTimeout(resolve, 2000, 'never closed'); })]);
+process.stdout.write(JSON.stringify({ outcome, errors, open: process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length }) + '\\n');
+`;
+
+async function resetInChild(when: string): Promise<{ outcome: string; errors: string[]; open: number }> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', RESET_CHILD, when], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => { out += d; });
+    let timer: NodeJS.Timeout | undefined;
+    const line = await Promise.race([
+      new Promise<string>((resolve) => { child.stdout.on('data', () => { if (out.includes('\n')) resolve(out); }); }),
+      new Promise<string>((resolve) => { timer = setTimeout(resolve, 8000, ''); }),
+    ]);
+    clearTimeout(timer);
+    assert.notEqual(line, '', 'the child answered');
+    return JSON.parse(line) as { outcome: string; errors: string[]; open: number };
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
+describe('resetSocket (loopback)', { timeout: 20_000 }, () => {
+  // Node lets go of a socket's handle before libuv has agreed to reset it; libuv refuses while a
+  // shutdown is pending (EINVAL), and the handle was then never closed: no 'close', a leaked fd,
+  // and a serving thread (or the process) whose teardown spun for ever.
+  for (const when of ['same-tick', 'next-tick', 'connected'] as const) {
+    it(`closes the socket for good: reset ${when === 'connected' ? 'while connected, nothing ended' : `on the ${when} after end()`}`, async () => {
+      const r = await resetInChild(when);
+      assert.deepEqual(r, { outcome: 'closed', errors: [], open: 1 }, 'closed, no error; the one socket left open is the server\'s side');
+    });
+  }
+});
 
 describe('userspace TCP forwarder (loopback)', { concurrency: false, timeout: 30_000 }, () => {
   it('forwards bytes both ways and counts them per service at close', async () => {
