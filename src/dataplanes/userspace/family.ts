@@ -43,6 +43,19 @@ export function resolveFamilyEntryOptions(family: IPFamily, o: {
   };
 }
 
+/**
+ * Redirect mode with serving threads: each thread's own listener ports (threads/), for the
+ * redirect elements in its maps (redirect.ts).
+ */
+export interface ThreadPorts {
+  /** Serving threads besides the main thread. */
+  readonly count: number;
+  /** Whether the threads serve this port (TCP without session affinity). */
+  shared(portKey: string): boolean;
+  /** The port thread `thread`'s listener `listenKey` is bound to, if it is up. */
+  port(portKey: string, thread: number, listenKey: string): number | undefined;
+}
+
 interface Pending {
   readonly full: boolean;
   /** UDP entry points the previous process redirected to another port than ours now. */
@@ -73,12 +86,14 @@ export class FamilyRuntime {
   fullySynced = false;
   /** Full syncs render the rules that hold new connections while no listener is up (redirect.ts). */
   holdNew = false;
+  readonly #threads: ThreadPorts | undefined;
 
-  constructor(family: IPFamily, resolved: ResolvedEntryOptions, logger: Logger) {
+  constructor(family: IPFamily, resolved: ResolvedEntryOptions, logger: Logger, threads?: ThreadPorts) {
     this.family = family;
     this.entry = resolved.entry;
     this.#nodePortIPsForNft = resolved.nodePortIPsForNft;
     this.#logger = logger;
+    this.#threads = threads !== undefined && threads.count > 0 ? threads : undefined;
   }
 
   addPort(key: string, rt: PortRuntime): void {
@@ -111,14 +126,14 @@ export class FamilyRuntime {
    * Reusing it keeps the redirects in the kernel (and conntrack entries, a UDP flow's
    * included) pointing at a live listener across a restart.
    */
-  previousListenerPort(rt: PortRuntime, kind: 'internal' | 'external'): number {
+  previousListenerPort(rt: PortRuntime, kind: 'internal' | 'external', thread = 0): number {
     const previous = this.#previous;
     const protocol = rt.sp.protocol;
     if (previous === undefined || protocol === 'SCTP') return 0;
     const proto = protocol === 'TCP' ? 'tcp' : 'udp';
     for (const r of rt.plan?.redirects ?? []) {
       if (r.kind !== kind) continue;
-      const port = previous.get(redirectLookupKey(r.map, r.ip, proto, r.port));
+      const port = previous.get(redirectLookupKey(r.map, r.ip, proto, r.port, thread));
       if (port === undefined || this.#claimed.has(`${proto}|${String(port)}`)) continue;
       this.#claimed.add(`${proto}|${String(port)}`);
       return port;
@@ -132,12 +147,12 @@ export class FamilyRuntime {
     this.#pending = p;
     if (!this.entry.redirect) return;
     if (full) {
-      p.lines.push(...renderBaseAndFlush(this.family, this.#nodePortIPsForNft, this.holdNew));
+      p.lines.push(...renderBaseAndFlush(this.family, this.#nodePortIPsForNft, this.holdNew, (this.#threads?.count ?? 0) + 1));
       for (const key of [...this.ports.keys()].sort()) {
         const rt = this.ports.get(key);
         if (rt === undefined) continue;
         const accepted = new Map<string, Element>();
-        for (const [id, e] of this.#desired(rt)) {
+        for (const [id, e] of this.#desired(key, rt)) {
           const owner = p.owners.get(id);
           if (owner !== undefined) { this.#conflict(key, id, owner); continue; }
           p.owners.set(id, key);
@@ -155,7 +170,7 @@ export class FamilyRuntime {
     for (const key of keys) {
       const rt = this.ports.get(key);
       olds.set(key, rt?.programmed ?? this.#removed.get(key) ?? new Map<string, Element>());
-      news.set(key, rt === undefined ? new Map<string, Element>() : this.#desired(rt));
+      news.set(key, rt === undefined ? new Map<string, Element>() : this.#desired(key, rt));
     }
     // Deletions first, so an element one port gives up can be taken by another.
     for (const [key, old] of olds) {
@@ -253,21 +268,27 @@ export class FamilyRuntime {
     this.fullySynced = false;
   }
 
-  #desired(rt: PortRuntime): Map<string, Element> {
+  #desired(key: string, rt: PortRuntime): Map<string, Element> {
     const out = new Map<string, Element>();
     const protocol = rt.sp.protocol;
     if (protocol === 'SCTP') return out;
+    const add = (e: Element): void => { out.set(elementId(e), e); };
+    const threads = this.#threads !== undefined && protocol === 'TCP' && this.#threads.shared(key) ? this.#threads : undefined;
     try {
       for (const r of rt.plan?.redirects ?? []) {
         const port = rt.listenerPort(r.kind);
         if (port === undefined) continue;
-        const e = redirectElement(this.family, protocol, r, port);
-        out.set(elementId(e), e);
+        add(redirectElement(this.family, protocol, r, port, 0));
+        if (threads === undefined) continue;
+        // Every thread's map has the entry point (a thread not listening: the main thread's port).
+        const listenKey = rt.listenerKey(r.kind) ?? '';
+        for (let t = 1; t <= threads.count; t++) {
+          const own = threads.port(key, t, listenKey) ?? port;
+          add(redirectElement(this.family, protocol, r, own, t));
+          add(listenerElement(protocol, own));
+        }
       }
-      for (const f of rt.frontends.values()) {
-        const e = listenerElement(protocol, f.port);
-        out.set(elementId(e), e);
-      }
+      for (const f of rt.frontends.values()) add(listenerElement(protocol, f.port));
     } catch (err) {
       if (!(err instanceof NftUnsafeValueError)) throw err;
       this.#reportOnce(`${rt.sp.name.key}|unsafe`, { service: rt.sp.name.key, field: err.field, value: err.value },

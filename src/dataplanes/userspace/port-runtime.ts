@@ -106,6 +106,12 @@ export class PortRuntime {
     return undefined;
   }
 
+  /** The key of the listener serving `kind` in redirect mode, if it is up. */
+  listenerKey(kind: 'internal' | 'external'): string | undefined {
+    for (const [key, f] of this.frontends) if (key.startsWith(`${kind}|`) && f.port !== 0) return key;
+    return undefined;
+  }
+
   /** Connections and flows currently open through this port's listeners. */
   get activeConnections(): number {
     let n = 0;

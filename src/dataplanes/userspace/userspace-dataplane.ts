@@ -16,13 +16,12 @@ import { runConntrackCleanup } from '../conntrack/cleanup.ts';
 import { DEFAULT_BACKOFF, PassiveHealth, type BackoffPolicy, type Random } from './balancers/index.ts';
 import { budgetCell, ConnectionBudget } from './budget.ts';
 import { planEntryPoints, type ListenSpec } from './entry-points.ts';
-import { FamilyRuntime, resolveFamilyEntryOptions } from './family.ts';
+import { FamilyRuntime, resolveFamilyEntryOptions, type ThreadPorts } from './family.ts';
 import { noopUserspaceMetrics, type UserspaceMetrics } from './metrics.ts';
 import { PortRuntime, RetiredFrontends, type Frontend, type PortRuntimeDeps } from './port-runtime.ts';
 import { nftFamily, parseRedirectPorts, renderCleanup, renderHoldProbe, USERSPACE_TABLE } from './redirect.ts';
 import { TcpFrontend, type ForwarderSettings } from './tcp.ts';
-import type { ThreadListen } from './threads/protocol.ts';
-import { ServingThreads, type ThreadInit } from './threads/serving-threads.ts';
+import { ServingThreads, type ServeListen, type ThreadInit } from './threads/serving-threads.ts';
 
 export interface UserspaceDataplaneOptions {
   readonly logger: Logger;
@@ -61,9 +60,11 @@ export interface UserspaceDataplaneOptions {
   readonly categorize?: CategorizeFn;
   /**
    * Threads accepting and forwarding TCP connections, the main thread included (default 1:
-   * everything on the main thread). With more, every TCP listener is opened with SO_REUSEPORT
-   * and the extra threads (worker_threads) listen on the same ports; the kernel spreads new
-   * connections over them. Ports with session affinity, and UDP, stay on the main thread.
+   * everything on the main thread). With more, in redirect mode every thread (worker_threads)
+   * has listener ports of its own and nftables hands new connections to the threads round
+   * robin; without redirect, every TCP listener is opened with SO_REUSEPORT and the extra
+   * threads listen on the same ports (the kernel hashes each connection to one of them).
+   * Ports with session affinity, and UDP, stay on the main thread.
    * Serving threads use the system clock, Math.random and the default categorisation whatever
    * `clock`, `random` and `categorize` say. See README "Serving threads".
    */
@@ -135,9 +136,15 @@ export class UserspaceDataplane implements Dataplane {
       defaultAlgorithm: options.algorithm ?? 'round-robin',
       metricsIntervalMs: THREAD_METRICS_INTERVAL_MS,
       logLevel: options.logger.level,
+      ownPorts: options.redirect !== undefined,
     } : undefined;
     for (const family of ['IPv4', 'IPv6'] as const) {
-      this.#families.set(family, new FamilyRuntime(family, resolveFamilyEntryOptions(family, options), options.logger));
+      const threadPorts: ThreadPorts | undefined = shared && options.redirect !== undefined ? {
+        count: this.#threadCount - 1,
+        shared: (key) => this.#threads?.serves(`${family}|${key}`) === true,
+        port: (key, thread, listenKey) => this.#threads?.boundPort(`${family}|${key}`, thread, listenKey),
+      } : undefined;
+      this.#families.set(family, new FamilyRuntime(family, resolveFamilyEntryOptions(family, options), options.logger, threadPorts));
     }
   }
 
@@ -294,15 +301,21 @@ export class UserspaceDataplane implements Dataplane {
     const id = `${fr.family}|${key}`;
     const rt = fr.ports.get(key);
     const sp = snap.services.get(key);
-    const listens: ThreadListen[] = [];
+    const listens: ServeListen[] = [];
     if (rt !== undefined && sp !== undefined && sp.protocol === 'TCP' && sp.sessionAffinity.type === 'None') {
       for (const [k, f] of rt.frontends) {
         if (!(f instanceof TcpFrontend) || f.port === 0) continue;
-        listens.push({ key: k, kind: k.startsWith('external|') ? 'external' : 'internal', host: f.host, port: f.port });
+        const kind = k.startsWith('external|') ? 'external' : 'internal';
+        // Own ports (redirect): the threads' ports of a previous process first, as the main thread's.
+        const previous = this.#threadInit.ownPorts && this.#threads?.serves(id) !== true
+          ? Array.from({ length: this.#threadCount }, (_, t) => (t === 0 ? 0 : fr.previousListenerPort(rt, kind, t)))
+          : undefined;
+        listens.push({ key: k, kind, host: f.host, port: f.port, ...(previous !== undefined ? { previous } : {}) });
       }
     }
     if (listens.length === 0 || sp === undefined) return this.#threads?.remove(id) ?? Promise.resolve();
-    this.#threads ??= new ServingThreads(this.#threadCount - 1, this.#threadInit, this.#logger.child({ component: 'userspace-threads' }), this.#o.metrics ?? noopUserspaceMetrics);
+    this.#threads ??= new ServingThreads(this.#threadCount - 1, this.#threadInit, this.#logger.child({ component: 'userspace-threads' }),
+      this.#o.metrics ?? noopUserspaceMetrics, () => { this.#needFull = true; });
     return this.#threads.serve({
       type: 'port', key: id, sp, endpoints: snap.endpoints.get(key) ?? [], nodeName: snap.nodeName, nodeLabels: snap.nodeLabels, listens,
     });

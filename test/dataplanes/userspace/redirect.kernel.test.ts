@@ -37,14 +37,28 @@ const udpClient = (host: string, port: number, localPort = 0): string => `const 
 s.on('message', (m, r) => { console.log('OK ' + m + ' from ' + r.address + ':' + r.port); process.exit(0); });
 s.bind(${localPort}, () => s.send('ping', ${port}, '${host}')); setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, 1500);`;
 
-interface Proxy { readonly proc: ChildProcess; readonly listener: number; readonly udpListener: number }
+/** `n` sequential connections to host:port; prints how many were answered by the pod. */
+const tcpClients = (host: string, port: number, n: number): string => `const net = require('net'); let ok = 0;
+const one = (i) => { if (i === ${String(n)}) { console.log(ok); process.exit(0); } const c = net.connect(${String(port)}, '${host}'); let d = '';
+c.on('data', (b) => d += b); c.on('end', () => { if (d.startsWith('pod saw')) ok++; one(i + 1); }); c.on('error', () => one(i + 1)); };
+one(0); setTimeout(() => { console.log('TIMEOUT ' + ok); process.exit(0); }, 10000);`;
 
-async function startProxy(node: Netns): Promise<Proxy> {
-  const proc = node.spawn(NODE, [FIXTURE, '10.201.0.1'], { stdio: ['pipe', 'pipe', 'inherit'] });
+interface Proxy { readonly proc: ChildProcess; readonly listener: number; readonly udpListener: number; readonly threadListeners: number[] }
+
+async function startProxy(node: Netns, threads = 1): Promise<Proxy> {
+  const proc = node.spawn(NODE, [FIXTURE, '10.201.0.1', String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const [line] = (await once(proc.stdout ?? proc, 'data')) as [Buffer];
-  const ready = JSON.parse(line.toString()) as { ready: boolean; listener: number; udpListener: number };
+  const ready = JSON.parse(line.toString()) as { ready: boolean; listener: number; udpListener: number; threadListeners: number[] };
   assert.equal(ready.ready, true);
-  return { proc, listener: ready.listener, udpListener: ready.udpListener };
+  return { proc, listener: ready.listener, udpListener: ready.udpListener, threadListeners: ready.threadListeners };
+}
+
+/** Connections each thread of the proxy opened so far: [main, thread 1, …]. */
+async function opened(p: Proxy): Promise<number[]> {
+  const reply = once(p.proc.stdout ?? p.proc, 'data');
+  p.proc.stdin?.write('opened\n');
+  const [line] = (await reply) as [Buffer];
+  return JSON.parse(line.toString()) as number[];
 }
 
 async function stopProxy(p: Proxy): Promise<void> {
@@ -115,6 +129,40 @@ describe('userspace dataplane with nftables redirect (real kernel)', { skip, con
       }
     }));
   });
+  it('serving threads: each has listener ports of its own and new connections alternate exactly between the threads (ClusterIP, NodePort, from the node); their ports are not reachable directly; a restart takes the same ports again', async () => {
+    await withNetns('us-node', (node) => withNetns('us-client', async (client) => {
+      wire(node, client);
+      const first = await startProxy(node, 3);
+      const [t1, t2] = first.threadListeners;
+      try {
+        assert.ok(t1 !== undefined && t2 !== undefined, 'both serving threads report their port');
+        assert.equal(new Set([first.listener, t1, t2]).size, 3, 'three listener ports, one per thread');
+        const table = node.exec('nft', ['list', 'table', 'ip', 'kube-proxy-userspace']);
+        assert.match(table, new RegExp(`map service-ips-t2 \\{[^}]*172\\.30\\.0\\.10 \\. tcp \\. 80 : ${String(t2)}`));
+        assert.match(table, /map service-nodeports-t1 \{[^}]*tcp \. 30080 : \d+/);
+        assert.match(table, /numgen inc mod 3 vmap \{ 1 : goto services-t1, 2 : goto services-t2 \}/);
+        // 30 + 15 + 15 connections, each rule round robin on its own counter: 10 + 5 + 5 per thread.
+        assert.equal(client.exec(NODE, ['-e', tcpClients('172.30.0.10', 80, 30)]).trim(), '30');
+        assert.equal(client.exec(NODE, ['-e', tcpClients('10.201.0.1', 30080, 15)]).trim(), '15');
+        assert.equal(node.exec(NODE, ['-e', tcpClients('172.30.0.10', 80, 15)]).trim(), '15');
+        assert.deepEqual(await opened(first), [20, 20, 20]);
+        // UDP stays on the main thread.
+        assert.equal(client.exec(NODE, ['-e', udpClient('172.30.0.20', 53)]).trim(), 'OK pod:ping from 172.30.0.20:53');
+        for (const port of [t1, t2]) assert.equal(client.exec(NODE, ['-e', tcpClient('10.201.0.1', port)]).trim(), 'TIMEOUT', `thread port ${String(port)} directly`);
+      } finally {
+        await stopProxy(first);
+      }
+      const second = await startProxy(node, 3);
+      try {
+        assert.deepEqual([second.listener, ...second.threadListeners], [first.listener, t1, t2], 'every thread takes its port again');
+        assert.equal(client.exec(NODE, ['-e', tcpClients('172.30.0.10', 80, 9)]).trim(), '9');
+        assert.deepEqual(await opened(second), [3, 3, 3]);
+      } finally {
+        await stopProxy(second);
+      }
+    }));
+  });
+
   it('restart with the previous UDP listener port taken by another process: a new port, and the flow\'s stale conntrack entry is deleted so it is answered again', async () => {
     await withNetns('us-node', (node) => withNetns('us-client', async (client) => {
       wire(node, client);

@@ -3,7 +3,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRedirectPorts, redirectLookupKey, renderBaseAndFlush, renderHoldProbe } from '../../../src/dataplanes/userspace/redirect.ts';
+import { parseRedirectPorts, redirectElement, redirectLookupKey, renderBaseAndFlush, renderHoldProbe } from '../../../src/dataplanes/userspace/redirect.ts';
 import { tableJson } from './kit.ts';
 
 describe('userspace redirect: hold rules', () => {
@@ -35,6 +35,56 @@ describe('userspace redirect: hold rules', () => {
     assert.match(probe, /^add table ip kube-proxy-userspace-probe\n/);
     assert.match(probe, /socket transparent 0 accept/);
     assert.doesNotMatch(probe, / kube-proxy-userspace /);
+  });
+});
+
+describe('userspace redirect: serving threads (round robin)', () => {
+  const T = 'ip kube-proxy-userspace';
+  it('one thread: no thread maps, no dispatch', () => {
+    const lines = renderBaseAndFlush('IPv4', ['10.0.0.1'], true, 1);
+    assert.equal(lines.filter((l) => /-t\d/.test(l) || l.includes('numgen')).length, 0);
+  });
+
+  it('three threads: maps and chains per extra thread, flushed; shared TCP entry points dispatched round robin before the main thread\'s lookups', () => {
+    const lines = renderBaseAndFlush('IPv4', ['10.0.0.1'], true, 3);
+    for (const m of ['service-ips-t1', 'service-ips-t2']) {
+      assert.ok(lines.includes(`add map ${T} ${m} { type ipv4_addr . inet_proto . inet_service : inet_service ; }`), m);
+      assert.ok(lines.includes(`flush map ${T} ${m}`), m);
+    }
+    for (const m of ['service-nodeports-t1', 'service-nodeports-t2']) assert.ok(lines.includes(`add map ${T} ${m} { type inet_proto . inet_service : inet_service ; }`), m);
+    for (const c of ['services-t1', 'services-t2', 'services-local-t1', 'services-local-t2']) assert.ok(lines.includes(`flush chain ${T} ${c}`), c);
+    const rules = (chain: string): string[] => lines.filter((l) => l.startsWith(`add rule ${T} ${chain} `)).map((l) => l.slice(`add rule ${T} ${chain} `.length));
+    assert.deepEqual(rules('services'), [
+      'meta l4proto tcp ip daddr . meta l4proto . th dport @service-ips-t1 numgen inc mod 3 vmap { 1 : goto services-t1, 2 : goto services-t2 }',
+      'ip daddr @nodeport-ips meta l4proto tcp meta l4proto . th dport @service-nodeports-t1 numgen inc mod 3 vmap { 1 : goto services-t1, 2 : goto services-t2 }',
+      'meta l4proto { tcp, udp } redirect to : ip daddr . meta l4proto . th dport map @service-ips',
+      'ip daddr @nodeport-ips meta l4proto { tcp, udp } redirect to : meta l4proto . th dport map @service-nodeports',
+    ]);
+    assert.deepEqual(rules('services-t2'), [
+      'meta l4proto tcp redirect to : ip daddr . meta l4proto . th dport map @service-ips-t2',
+      'ip daddr @nodeport-ips meta l4proto tcp redirect to : meta l4proto . th dport map @service-nodeports-t2',
+    ]);
+    assert.deepEqual(rules('services-local-t1'), [
+      'meta l4proto tcp dnat ip to ip saddr : ip daddr . meta l4proto . th dport map @service-ips-t1',
+      'ip daddr @nodeport-ips meta l4proto tcp dnat ip to ip saddr : meta l4proto . th dport map @service-nodeports-t1',
+    ]);
+  });
+
+  it('a thread\'s element goes to its own map; the read-back keeps each thread\'s port apart', () => {
+    assert.deepEqual(redirectElement('IPv4', 'TCP', { map: 'service-ips', kind: 'internal', ip: '172.30.0.1', port: 80 }, 41001, 2),
+      { container: 'service-ips-t2', key: '172.30.0.1 . tcp . 80', value: '41001' });
+    const json = JSON.stringify({ nftables: [
+      { map: { name: 'service-ips', elem: [[{ concat: ['172.30.0.1', 'tcp', 80] }, 41000]] } },
+      { map: { name: 'service-ips-t1', elem: [[{ concat: ['172.30.0.1', 'tcp', 80] }, 41001]] } },
+      { map: { name: 'service-nodeports-t2', elem: [[{ concat: ['tcp', 30080] }, 41002]] } },
+      { map: { name: 'service-ips-t0', elem: [[{ concat: ['172.30.0.1', 'tcp', 80] }, 41003]] } },
+      { map: { name: 'service-ips-tx', elem: [[{ concat: ['172.30.0.1', 'tcp', 80] }, 41004]] } },
+    ] });
+    const got = parseRedirectPorts(json);
+    assert.equal(got.size, 3);
+    assert.equal(got.get(redirectLookupKey('service-ips', '172.30.0.1', 'tcp', 80)), 41000);
+    assert.equal(got.get(redirectLookupKey('service-ips', '172.30.0.1', 'tcp', 80, 1)), 41001);
+    assert.equal(got.get(redirectLookupKey('service-nodeports', undefined, 'tcp', 30080, 2)), 41002);
   });
 });
 

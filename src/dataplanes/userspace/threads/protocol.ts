@@ -24,13 +24,28 @@ export interface WorkerInit {
   readonly metricsIntervalMs: number;
   /** The main logger's level ('info', 'debug', …): the thread logs through the main thread. */
   readonly logLevel: string;
+  /**
+   * Listen on ports of the thread's own (redirect mode: nftables picks the thread, round
+   * robin) rather than join the main thread's (SO_REUSEPORT: the kernel hashes the 4-tuple).
+   */
+  readonly ownPorts: boolean;
 }
 
-/** A listener the thread opens on the port the main thread bound (SO_REUSEPORT). */
+/**
+ * A listener the thread opens: on the port the main thread bound (SO_REUSEPORT), or with
+ * ownPorts on a port of its own: `port` is the one it should take (its own from before, or a
+ * previous process's), 0 for any.
+ */
 export interface ThreadListen {
   readonly key: string;
   readonly kind: EntryKind;
   readonly host: string;
+  readonly port: number;
+}
+
+/** A listener's bound port, as a thread reports it. */
+export interface BoundPort {
+  readonly listen: string;
   readonly port: number;
 }
 
@@ -72,8 +87,8 @@ export type FromWorker =
   /** One pino JSON line, re-emitted by the main logger. */
   | { readonly type: 'log'; readonly line: string }
   | { readonly type: 'listen-failed'; readonly key: string; readonly listen: string; readonly code: string }
-  /** Message `seq` has been applied. */
-  | { readonly type: 'applied'; readonly seq: number }
+  /** Message `seq` has been applied; for a port message, the ports its listeners are bound to. */
+  | { readonly type: 'applied'; readonly seq: number; readonly key?: string; readonly ports?: readonly BoundPort[] }
   | { readonly type: 'closed' };
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -97,7 +112,8 @@ export function isFromWorker(v: unknown): v is FromWorker {
     case 'metrics': return Array.isArray(v['deltas']);
     case 'log': return typeof v['line'] === 'string';
     case 'listen-failed': return typeof v['key'] === 'string' && typeof v['listen'] === 'string' && typeof v['code'] === 'string';
-    case 'applied': return typeof v['seq'] === 'number';
+    case 'applied': return typeof v['seq'] === 'number' && (v['key'] === undefined || typeof v['key'] === 'string')
+      && (v['ports'] === undefined || (Array.isArray(v['ports']) && v['ports'].every((b) => isRecord(b) && typeof b['listen'] === 'string' && typeof b['port'] === 'number')));
     case 'closed': return true;
     default: return false;
   }
@@ -106,5 +122,6 @@ export function isFromWorker(v: unknown): v is FromWorker {
 export function isWorkerInit(v: unknown): v is WorkerInit {
   return isRecord(v) && typeof v['thread'] === 'number' && isRecord(v['settings']) && isRecord(v['backoff'])
     && typeof v['maxConnections'] === 'number' && v['budgetCell'] instanceof Int32Array && Array.isArray(v['localAddresses'])
-    && typeof v['defaultAlgorithm'] === 'string' && typeof v['metricsIntervalMs'] === 'number' && typeof v['logLevel'] === 'string';
+    && typeof v['defaultAlgorithm'] === 'string' && typeof v['metricsIntervalMs'] === 'number' && typeof v['logLevel'] === 'string'
+    && typeof v['ownPorts'] === 'boolean';
 }

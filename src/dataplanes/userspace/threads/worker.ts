@@ -1,7 +1,8 @@
 // A serving thread of the userspace dataplane (worker_threads). It runs the same forwarding
 // code as the main thread — PortRuntime, pools, balancers, TcpFrontend — for the TCP service
 // ports the main thread hands it, listening on the very ports the main thread bound, with
-// SO_REUSEPORT: the kernel spreads new connections over the threads' listening sockets.
+// SO_REUSEPORT: the kernel spreads new connections over the threads' listening sockets; or,
+// in redirect mode (ownPorts), on ports of its own, which nftables picks round robin.
 // Per-thread state (see README "Serving threads"): balancer rotation, least-connections and
 // power-of-two counts, passive health. Shared: the connection cap (one Atomics cell). Metrics
 // and logs go to the main thread.
@@ -15,13 +16,14 @@ import { ConnectionBudget } from '../budget.ts';
 import { PortRuntime, RetiredFrontends, type PortRuntimeDeps } from '../port-runtime.ts';
 import { TcpFrontend } from '../tcp.ts';
 import { DeltaMetrics } from './delta-metrics.ts';
-import { isToWorker, isWorkerInit, type FromWorker, type PortMessage } from './protocol.ts';
+import { isToWorker, isWorkerInit, type BoundPort, type FromWorker, type PortMessage, type ThreadListen } from './protocol.ts';
 
 const port = parentPort;
 const init: unknown = workerData;
 if (port === null || !isWorkerInit(init)) throw new Error('userspace serving thread started without its workerData');
 
 const send = (m: FromWorker): void => { port.postMessage(m); };
+const ownPorts = init.ownPorts;
 const logger = pino({ level: init.logLevel, base: { thread: init.thread } }, { write: (line: string) => { send({ type: 'log', line }); } });
 const metrics = new DeltaMetrics();
 const health = new PassiveHealth(systemClock, init.backoff);
@@ -34,7 +36,7 @@ const deps: PortRuntimeDeps = {
   defaultAlgorithm: init.defaultAlgorithm,
   udpIdleTimeoutMs: 30_000,
   isNodeLocal: (ip) => local.has(ip) || ip.startsWith('127.') || ip === '::1',
-  reusePort: true,
+  reusePort: !ownPorts,
 };
 const ports = new Map<string, PortRuntime>();
 /** Listeners no longer wanted whose connections drain; closed by closeAll(). */
@@ -46,7 +48,7 @@ function flushMetrics(): void {
 }
 setInterval(flushMetrics, init.metricsIntervalMs).unref();
 
-async function applyPort(m: PortMessage): Promise<void> {
+async function applyPort(m: PortMessage): Promise<BoundPort[]> {
   let rt = ports.get(m.key);
   if (rt === undefined) {
     rt = new PortRuntime(m.sp, deps);
@@ -55,24 +57,35 @@ async function applyPort(m: PortMessage): Promise<void> {
   rt.update(m.sp, m.endpoints, { nodeName: m.nodeName, nodeLabels: m.nodeLabels });
   const wanted = new Map(m.listens.map((l) => [l.key, l]));
   for (const [k, f] of rt.frontends) {
-    if (wanted.get(k)?.port === f.requestedPort) continue;
+    // The same listener: asked for the same port, or (own ports) for the one it got.
+    const port = wanted.get(k)?.port;
+    if (port !== undefined && (port === f.requestedPort || (f.port !== 0 && port === f.port))) continue;
     rt.frontends.delete(k);
     void retired.retire(f);
   }
-  const listening: Promise<void>[] = [];
-  for (const l of m.listens) {
-    if (rt.frontends.has(l.key)) continue;
-    const f = rt.createFrontend(l);
-    if (!(f instanceof TcpFrontend)) continue;
-    rt.frontends.set(l.key, f);
-    const owner = rt;
-    listening.push(f.listen().then(() => undefined, (err: unknown) => {
-      if (owner.frontends.get(l.key) === f) owner.frontends.delete(l.key);
-      const code = (err as NodeJS.ErrnoException).code ?? 'ERROR';
-      send({ type: 'listen-failed', key: m.key, listen: `${l.host}:${l.port}`, code });
-    }));
+  const owner = rt;
+  await Promise.all(m.listens.filter((l) => !owner.frontends.has(l.key)).map((l) => listen(owner, m.key, l)));
+  const bound: BoundPort[] = [];
+  for (const [listenKey, f] of rt.frontends) if (f instanceof TcpFrontend && f.port !== 0) bound.push({ listen: listenKey, port: f.port });
+  return bound;
+}
+
+async function listen(rt: PortRuntime, key: string, l: ThreadListen): Promise<void> {
+  const f = rt.createFrontend(l);
+  if (!(f instanceof TcpFrontend)) return;
+  rt.frontends.set(l.key, f);
+  try {
+    await f.listen();
+  } catch (err) {
+    if (rt.frontends.get(l.key) === f) rt.frontends.delete(l.key);
+    // A port of our own that is taken now (a restarted thread, a previous process's port): any.
+    if (ownPorts && l.port !== 0) {
+      await listen(rt, key, { ...l, port: 0 });
+      return;
+    }
+    const code = (err as NodeJS.ErrnoException).code ?? 'ERROR';
+    send({ type: 'listen-failed', key, listen: `${l.host}:${String(l.port)}`, code });
   }
-  await Promise.all(listening);
 }
 
 function removePort(key: string): void {
@@ -111,7 +124,9 @@ port.on('message', (m: unknown) => {
   switch (m.type) {
     case 'port': {
       const seq = m.seq;
-      void applyPort(m).finally(() => { send({ type: 'applied', seq }); });
+      void applyPort(m).then(
+        (bound) => { send({ type: 'applied', seq, key: m.key, ports: bound }); },
+        () => { send({ type: 'applied', seq }); });
       break;
     }
     case 'remove':
