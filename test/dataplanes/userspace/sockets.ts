@@ -70,14 +70,14 @@ export async function harness(eps: readonly Endpoint[], o: HarnessOptions = {}):
 export const ep = (port: number, fn?: Parameters<typeof makeEndpoint>[2]): Endpoint => makeEndpoint(HOST, port, fn);
 
 /** A TCP server on 127.0.0.1:<random>; `onConn` handles each connection. */
-export async function tcpServer(onConn: (s: net.Socket) => void, options: net.ServerOpts = {}): Promise<{ server: net.Server; port: number; close(): Promise<void> }> {
+export async function tcpServer(onConn: (s: net.Socket) => void, options: net.ServerOpts = {}, port = 0): Promise<{ server: net.Server; port: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true, ...options }, (s) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
     onConn(s);
   });
-  server.listen(0, HOST);
+  server.listen(port, HOST);
   await once(server, 'listening');
   const addr = server.address();
   assert.ok(addr !== null && typeof addr === 'object');

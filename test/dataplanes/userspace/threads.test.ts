@@ -11,6 +11,9 @@ import net from 'node:net';
 import { InMemoryUserspaceMetrics } from '../../../src/dataplanes/userspace/metrics.ts';
 import { UserspaceDataplane } from '../../../src/dataplanes/userspace/userspace-dataplane.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
+import { DEFAULT_BACKOFF } from '../../../src/dataplanes/userspace/balancers/index.ts';
+import { budgetCell } from '../../../src/dataplanes/userspace/budget.ts';
+import { ServingThreads, type ThreadInit } from '../../../src/dataplanes/userspace/threads/serving-threads.ts';
 import { makePort, makeSnapshot } from '../nftables/fixtures.ts';
 import { closedPort, ep, eventually, HOST, nameServer, request, tcpServer, udpClient, udpServer } from './sockets.ts';
 
@@ -27,6 +30,16 @@ async function requests(port: number, n: number): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < n; i++) out.push(await request(port));
   return out;
+}
+
+/** The first answer other than a refusal within `ms` (a thread restarting: 1 s). */
+async function answered(port: number, ms = 5000): Promise<string> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const r = await request(port);
+    if (r !== 'ERR ECONNREFUSED' || Date.now() > until) return r;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 describe('userspace dataplane with serving threads (loopback)', { concurrency: false, timeout: 60_000 }, () => {
@@ -211,4 +224,51 @@ describe('userspace dataplane with serving threads (loopback)', { concurrency: f
       }
     });
   }
+
+  it('own ports (redirect mode): each thread binds a port of its own and reports it; a restarted thread takes it again, or a new one when it is taken (the redirects then need a full sync)', async () => {
+    const a = await nameServer('a');
+    const changed: string[] = [];
+    const init: ThreadInit = {
+      settings: { connectTimeoutMs: 2000, idleTimeoutMs: 0, maxConnectAttempts: 1 }, backoff: DEFAULT_BACKOFF, maxConnections: 100,
+      budgetCell: budgetCell(true), localAddresses: [HOST], defaultAlgorithm: 'round-robin', metricsIntervalMs: 50, logLevel: 'silent', ownPorts: true,
+    };
+    const threads = new ServingThreads(2, init, silentLogger(), new InMemoryUserspaceMetrics(), () => { changed.push('changed'); });
+    const main = await tcpServer(() => undefined);
+    let squatter: Awaited<ReturnType<typeof tcpServer>> | undefined;
+    try {
+      const sp = makePort('ns1', 'web', 'http', (s) => { s.clusterIP = HOST; s.port = 80; });
+      const listenKey = `internal|${HOST}|0`;
+      const serve = (): Promise<void> => threads.serve({
+        type: 'port', key: 'IPv4|web', sp, endpoints: [ep(a.port)], nodeName: 'node-1', nodeLabels: new Map(),
+        listens: [{ key: listenKey, kind: 'internal', host: HOST, port: main.port }],
+      });
+      await serve();
+      const [p1, p2] = [threads.boundPort('IPv4|web', 1, listenKey), threads.boundPort('IPv4|web', 2, listenKey)];
+      assert.ok(p1 !== undefined && p2 !== undefined);
+      assert.equal(new Set([main.port, p1, p2]).size, 3, 'a port of its own for each thread, not the main thread\'s');
+      assert.equal(await request(p1), 'a');
+      assert.equal(await request(p2), 'a');
+      // A restarted thread asks for the port it had.
+      await threads.stop(1);
+      assert.equal(await request(p1), 'ERR ECONNREFUSED', 'thread 1 is down');
+      assert.equal(await answered(p1), 'a', 'thread 1 is back, on its old port');
+      assert.equal(threads.boundPort('IPv4|web', 1, listenKey), p1);
+      assert.deepEqual(changed, []);
+      // Its port taken while it is down: any port, and the dataplane is told.
+      await threads.stop(2);
+      squatter = await tcpServer(() => undefined, {}, p2);
+      await eventually(() => changed.length === 1, 5000, 'the change reported');
+      const p2b = threads.boundPort('IPv4|web', 2, listenKey);
+      assert.ok(p2b !== undefined && p2b !== p2);
+      assert.equal(await answered(p2b), 'a');
+      // An update of the port keeps the threads on their ports.
+      await serve();
+      assert.deepEqual([threads.boundPort('IPv4|web', 1, listenKey), threads.boundPort('IPv4|web', 2, listenKey)], [p1, p2b]);
+    } finally {
+      await threads.close();
+      await main.close();
+      await squatter?.close();
+      await a.close();
+    }
+  });
 });

@@ -105,6 +105,11 @@ export class ServingThreads {
     return this.#broadcast({ type: 'remove', seq: ++this.#seq, key });
   }
 
+  /** Stop one thread as if it had died (tests, debugging): it is restarted as after a crash. */
+  async stop(thread: number): Promise<void> {
+    await this.#slots[thread - 1]?.worker?.terminate();
+  }
+
   /** Whether the threads serve this port (family-qualified key). */
   serves(key: string): boolean {
     return this.#ports.has(key);
