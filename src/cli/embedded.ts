@@ -7,6 +7,9 @@ import https from 'node:https';
 import type { ControlPlane } from '../controlplane/index.ts';
 import type { Logger } from '../util/logger.ts';
 
+/** The plane is on this host: an answer takes milliseconds. No answer (loopback down): give up. */
+const SEND_TIMEOUT_MS = 10_000;
+
 function send(cp: ControlPlane, method: string, path: string, body: unknown, contentType = 'application/json'): Promise<{ status: number; text: string }> {
   const url = new URL(path, cp.url);
   const payload = JSON.stringify(body);
@@ -22,6 +25,11 @@ function send(cp: ControlPlane, method: string, path: string, body: unknown, con
       res.on('error', reject);
     });
     req.on('error', reject);
+    req.setTimeout(SEND_TIMEOUT_MS, () => {
+      const err: NodeJS.ErrnoException = new Error(`${method} ${url.href}: no answer within ${String(SEND_TIMEOUT_MS)} ms`);
+      err.code = 'ETIMEDOUT';
+      req.destroy(err);
+    });
     req.end(payload);
   });
 }

@@ -66,6 +66,15 @@ function serviceHealthAddresses(config: EffectiveConfig, nodeIPs: readonly strin
   });
 }
 
+/** A failure to reach the embedded control plane we just started, with the likely cause when it is a connect error. */
+function unreachablePlane(url: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === undefined || !['ENETUNREACH', 'ECONNREFUSED', 'EADDRNOTAVAIL', 'EHOSTUNREACH', 'ETIMEDOUT'].includes(code)) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+  return new Error(`cannot reach the embedded control plane at ${url} (${code}): is the loopback interface up?`, { cause: err });
+}
+
 async function startEmbedded(config: EffectiveConfig, logger: Logger): Promise<ControlPlane> {
   const cp = config.controlPlane;
   const { startControlPlane } = await import('../controlplane/index.ts');
@@ -151,7 +160,13 @@ async function run(config: EffectiveConfig, env: NodeJS.ProcessEnv, logger: Logg
   const useCluster = kubeconfig !== undefined || master !== undefined || inCluster(env);
   if (!useCluster) {
     plane = await startEmbedded(config, logger);
-    await registerNode(plane, nodeName, interfaceAddresses(), logger);
+    try {
+      await registerNode(plane, nodeName, interfaceAddresses(), logger);
+    } catch (err) {
+      // Nothing else runs yet: the plane's listener would keep the process alive for ever.
+      await plane.close();
+      throw unreachablePlane(plane.url, err);
+    }
   }
   const client = createApiClient({
     ...(plane !== undefined ? { kubeconfigPath: plane.kubeconfigPath } : {}),

@@ -126,6 +126,34 @@ describe('kube-proxy-ts daemon on the embedded control plane', { skip: !canUseNe
     }
   });
 
+  it('with the loopback interface down the embedded default cannot work: it says why and exits 1 within seconds (it used to stay up for ever)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kpt-daemon-'));
+    try {
+      await withNetns('lodown', async (ns: Netns) => {
+        ns.exec('ip', ['link', 'set', 'lo', 'down']);
+        const proc = ns.spawn(process.execPath, [BIN, '--control-plane-data-dir', join(dir, 'state'), '--control-plane-listen', '127.0.0.1:16443',
+          '--hostname-override', 'node-a', '--logging-format', 'json']);
+        let log = '';
+        proc.stderr?.on('data', (b: Buffer) => { log += b.toString(); });
+        proc.stdout?.on('data', (b: Buffer) => { log += b.toString(); });
+        try {
+          let timer: NodeJS.Timeout | undefined;
+          const code = await Promise.race([
+            new Promise<number | null>((resolve) => proc.on('exit', (c) => { resolve(c); })),
+            new Promise<string>((resolve) => { timer = setTimeout(resolve, 25_000, 'still running'); }),
+          ]);
+          clearTimeout(timer);
+          assert.equal(code, 1, log);
+          assert.match(log, /cannot reach the embedded control plane at https:\/\/127\.0\.0\.1:16443 \((ENETUNREACH|ETIMEDOUT)\): is the loopback interface up\?/);
+        } finally {
+          if (proc.exitCode === null) proc.kill('SIGKILL');
+        }
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('in userspace mode forwards ClusterIP connections to an endpoint, and --cleanup removes its table', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kpt-daemon-'));
     try {
