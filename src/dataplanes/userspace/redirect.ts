@@ -18,7 +18,10 @@
 //        numgen inc mod N vmap { 1 : goto services-t1, … }  (0: on to the main thread's rule)
 //   so new connections go round robin over the threads, exactly, whatever their 4-tuple
 //   (SO_REUSEPORT's hash split 50 keep-alive connections ≈ 30/20, bench/README.md). The
-//   counter is the rule's: every new connection to a shared entry point advances it.
+//   counter is the rule's: every new connection to a shared entry point advances it. (Maps of
+//   their own, of the same types, rather than `numgen` as a last key component: that key needs
+//   `typeof … th dport`, which nft 1.0.6 reads back as `tcp dport` and then fails every later
+//   transaction that loads the rules.)
 //   listener-in: a TCP segment other than a bare SYN → accept; a socket listens → accept;
 //        else drop: a new connection (or a datagram) whose listener is not up — while
 //        kube-proxy-ts restarts — is dropped, not refused (RST / ICMP port unreachable), so
