@@ -214,6 +214,7 @@ interface Outcome {
   readonly p99Us?: number;
   readonly latencyUs?: Sample['latencyUs'];
   readonly errors?: number;
+  readonly errorKinds?: Sample['errorKinds'];
 }
 
 /** Packets (received + sent) on the proxy node's client-side (p0) and backend-side (p1) links. */
@@ -254,15 +255,17 @@ async function measure(r: Running, round: number, path: PathName, test: TestName
     packets: { clientSide: (n1.clientSide - n0.clientSide) / o.units, backendSide: (n1.backendSide - n0.backendSide) / o.units },
     ...(o.p50Us !== undefined ? { p50Us: o.p50Us } : {}), ...(o.p99Us !== undefined ? { p99Us: o.p99Us } : {}),
     ...(o.latencyUs !== undefined ? { latencyUs: o.latencyUs } : {}), ...(o.errors !== undefined ? { errors: o.errors } : {}),
+    ...(o.errorKinds !== undefined ? { errorKinds: o.errorKinds } : {}),
   };
 }
 
 async function wrkTest(r: Running, path: PathName, close: boolean, seconds: number): Promise<Outcome> {
   const w = await wrk(r.lab.client, { url: TARGETS[path].small, threads: 1, connections: CONNECTIONS, seconds, close, cpus: PIN.client });
   const e = w.errors;
+  const errors = e.connect + e.read + e.write + e.status + e.timeout;
   return {
     value: w.requests / (w.durationUs / 1e6), units: w.requests, loadgenSeconds: w.cpuSeconds,
-    p50Us: w.latencyUs.p50, p99Us: w.latencyUs.p99, errors: e.connect + e.read + e.write + e.status + e.timeout,
+    p50Us: w.latencyUs.p50, p99Us: w.latencyUs.p99, errors, ...(errors > 0 ? { errorKinds: e } : {}),
     latencyUs: { mean: w.latencyUs.mean, p90: w.latencyUs.p90, p999: w.latencyUs.p999, max: w.latencyUs.max },
   };
 }

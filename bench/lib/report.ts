@@ -30,6 +30,8 @@ export interface Sample {
   /** The rest of wrk's latency distribution (JSON only). */
   readonly latencyUs?: { readonly mean: number; readonly p90: number; readonly p999: number; readonly max: number };
   readonly errors?: number;
+  /** wrk's errors by kind, when there were any (JSON only). */
+  readonly errorKinds?: { readonly connect: number; readonly read: number; readonly write: number; readonly status: number; readonly timeout: number };
   readonly cpu: CpuSplit;
   /** Share of all CPUs busy during the test (everything on the machine). */
   readonly machineBusy: number;
