@@ -18,6 +18,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { resetSocket } from '../../src/dataplanes/userspace/tcp.ts';
 import { formatReply, type AgentRequest, type AgentResponse } from './agent-protocol.ts';
 import { batch, HeldConnections, httpGet, Load, tcpHit, udpHit, UdpStream } from './agent-ops.ts';
 
@@ -97,7 +98,7 @@ async function serve(proto: 'tcp' | 'udp' | 'line', port: number, on: boolean): 
     if (!on && l !== undefined) {
       lineServers.delete(port);
       // As if the server crashed: its connections are reset, new ones are refused.
-      for (const c of l.conns) c.resetAndDestroy();
+      for (const c of l.conns) resetSocket(c);
       await new Promise<void>((resolve) => { l.server.close(() => { resolve(); }); });
     }
     return;
