@@ -8,9 +8,15 @@
 //
 // Servers listen on the nodePortAddresses IPs (all addresses when none are given). Updates are
 // incremental: only Services whose port or local endpoint count changed are touched.
+//
+// Dual-stack: upstream runs one proxier per family, each with its own servers on its family's
+// addresses, each counting its own family's endpoints. Here one server per address answers
+// with the count of the family of the address the request came to (an IPv4 request to a "::"
+// listener arrives on an IPv4-mapped address); a family the counts do not cover gets the
+// largest count.
 
 import http from 'node:http';
-import type { ServiceKey } from '../model/types.ts';
+import type { IPFamily, ServiceKey } from '../model/types.ts';
 import type { Logger } from '../util/logger.ts';
 
 export interface ServiceHealthOptions {
@@ -24,7 +30,16 @@ export interface ServiceHealthOptions {
 interface Entry {
   readonly port: number;
   readonly servers: http.Server[];
+  /** The largest family's count (or the only count given). */
   localEndpoints: number;
+  /** Per family, when given. */
+  byFamily: ReadonlyMap<IPFamily, number> | undefined;
+}
+
+/** The family of a socket's local address ("::ffff:10.0.0.1" is IPv4). */
+function familyOfAddress(addr: string | undefined): IPFamily | undefined {
+  if (addr === undefined || addr === '') return undefined;
+  return addr.includes('.') ? 'IPv4' : 'IPv6';
 }
 
 function body(service: ServiceKey, count: number, healthy: boolean): string {
@@ -42,9 +57,10 @@ export class ServiceHealthServer {
     this.#o = options;
   }
 
-  /** Answer for one Service (exposed for tests that do not need a socket). */
-  respond(service: ServiceKey): { status: number; headers: Record<string, string>; body: string } {
-    const count = this.#entries.get(service)?.localEndpoints ?? 0;
+  /** Answer for one Service, to a request that came to an address of `family` (exposed for tests that do not need a socket). */
+  respond(service: ServiceKey, family?: IPFamily): { status: number; headers: Record<string, string>; body: string } {
+    const entry = this.#entries.get(service);
+    const count = (family === undefined ? undefined : entry?.byFamily?.get(family)) ?? entry?.localEndpoints ?? 0;
     const healthy = this.#o.proxyHealthy();
     return {
       status: count !== 0 && healthy ? 200 : 503,
@@ -67,18 +83,28 @@ export class ServiceHealthServer {
     }
   }
 
-  /** Update one Service's server: port 0 or undefined removes it. */
-  syncService(service: ServiceKey, port: number | undefined, localEndpoints: number): void {
+  /** Update one Service's server: port 0 or undefined removes it. `localEndpoints`: one count, or one per family. */
+  syncService(service: ServiceKey, port: number | undefined, localEndpoints: number | ReadonlyMap<IPFamily, number>): void {
     const entry = this.#entries.get(service);
     if (entry !== undefined && entry.port !== port) this.#stop(service, entry);
     if (port !== undefined && port !== 0 && !this.#entries.has(service)) this.#start(service, port);
     const now = this.#entries.get(service);
-    if (now !== undefined) now.localEndpoints = localEndpoints;
+    if (now === undefined) return;
+    if (typeof localEndpoints === 'number') {
+      now.localEndpoints = localEndpoints;
+      now.byFamily = undefined;
+    } else {
+      now.localEndpoints = Math.max(0, ...localEndpoints.values());
+      now.byFamily = localEndpoints;
+    }
   }
 
   /** Ready local endpoint counts per Service. */
   syncEndpoints(counts: ReadonlyMap<ServiceKey, number>): void {
-    for (const [svc, entry] of this.#entries) entry.localEndpoints = counts.get(svc) ?? 0;
+    for (const [svc, entry] of this.#entries) {
+      entry.localEndpoints = counts.get(svc) ?? 0;
+      entry.byFamily = undefined;
+    }
   }
 
   /** healthCheckNodePort of each served Service. */
@@ -96,12 +122,12 @@ export class ServiceHealthServer {
   }
 
   #start(service: ServiceKey, port: number): void {
-    const entry: Entry = { port, servers: [], localEndpoints: 0 };
+    const entry: Entry = { port, servers: [], localEndpoints: 0, byFamily: undefined };
     this.#entries.set(service, entry);
     const hosts = this.#o.addresses.length > 0 ? this.#o.addresses : [undefined];
     for (const host of hosts) {
       const server = http.createServer((req, res) => {
-        const r = this.respond(service);
+        const r = this.respond(service, familyOfAddress(req.socket.localAddress));
         res.writeHead(r.status, r.headers);
         res.end(r.body);
         req.resume();

@@ -2,17 +2,17 @@
 // changed Services are looked at (through the snapshot's per-Service index), on a full sync
 // all of them.
 
-import type { FamilySnapshot, ServiceKey } from '../model/types.ts';
+import type { FamilySnapshot, IPFamily, ServiceKey } from '../model/types.ts';
 import type { ServiceHealthServer } from '../server/service-health.ts';
 
 /**
- * healthCheckNodePort (0: none) and ready local endpoints of one Service. Counted per family,
- * as upstream's per-family proxiers each report their own family: a dual-stack pod is one
- * endpoint, not two (its IPv4 and IPv6 addresses). The largest family's count is served.
+ * healthCheckNodePort (0: none) and ready local endpoints of one Service, per family, as
+ * upstream's per-family proxiers each count their own family: a dual-stack pod is one endpoint
+ * in each family, not two. The server answers a request with its address's family's count.
  */
-function serviceHealthOf(families: readonly FamilySnapshot[], service: ServiceKey): { port: number; local: number } {
+function serviceHealthOf(families: readonly FamilySnapshot[], service: ServiceKey): { port: number; local: Map<IPFamily, number> } {
   let port = 0;
-  let local = 0;
+  const local = new Map<IPFamily, number>();
   for (const snap of families) {
     const ips = new Set<string>();
     for (const key of snap.portsByService.get(service) ?? []) {
@@ -20,7 +20,7 @@ function serviceHealthOf(families: readonly FamilySnapshot[], service: ServiceKe
       if (sp !== undefined && sp.healthCheckNodePort !== 0) port = sp.healthCheckNodePort;
       for (const ep of snap.endpoints.get(key) ?? []) if (ep.isLocal && ep.ready) ips.add(ep.ip);
     }
-    local = Math.max(local, ips.size);
+    local.set(snap.family, ips.size);
   }
   return { port, local };
 }

@@ -48,4 +48,51 @@ describe('syncServiceHealth', () => {
       await server.close();
     }
   });
+
+  // Upstream's per-family proxiers each answer on their own family's addresses with their own
+  // family's count; one server per address here answers with the count of the address's family.
+  it('answers each family with its own count: local IPv4 endpoints but no local IPv6 ones is 200 over IPv4, 503 over IPv6', async () => {
+    const port = await freePort();
+    const server = new ServiceHealthServer({ addresses: ['127.0.0.1', '::1'], proxyHealthy: () => true, logger: silentLogger() });
+    const state = new ProxyState({ nodeName: 'node1', families: ['IPv4', 'IPv6'], logger: silentLogger() });
+    try {
+      state.onServiceAdd(makeService('ns1', 'lb', (s) => {
+        s.spec.type = 'LoadBalancer';
+        s.spec.clusterIP = '172.30.0.9';
+        s.spec.clusterIPs = ['172.30.0.9', 'fd00:172:30::9'];
+        s.spec.ipFamilies = ['IPv4', 'IPv6'];
+        s.spec.externalTrafficPolicy = 'Local';
+        s.spec.healthCheckNodePort = port;
+        addPort(s, 'http', 'TCP', 80, 30080);
+      }));
+      state.onEndpointSliceAdd(makeSlice('ns1', 'lb', 'lb-v4', (s) => {
+        s.ports = [slicePort('http', 8080)];
+        s.endpoints = [endpoint('10.0.0.1', { nodeName: 'node1' }), endpoint('10.0.0.2', { nodeName: 'node1' })];
+      }));
+      state.onEndpointSliceAdd(makeSlice('ns1', 'lb', 'lb-v6', (s) => {
+        s.addressType = 'IPv6';
+        s.ports = [slicePort('http', 8080)];
+        s.endpoints = [endpoint('fd00:10::3', { nodeName: 'node2' })];
+      }));
+      syncServiceHealth(server, state.takeSnapshots().families, true);
+      const ask = async (host: string): Promise<{ status: number; weight: string | null }> => {
+        for (let i = 0; ; i++) {
+          try {
+            const res = await fetch(`http://${host}:${String(port)}/`);
+            await res.text();
+            return { status: res.status, weight: res.headers.get('x-load-balancing-endpoint-weight') };
+          } catch (err) {
+            if (i > 50) throw err;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+      };
+      assert.deepEqual(await ask('127.0.0.1'), { status: 200, weight: '2' });
+      assert.deepEqual(await ask('[::1]'), { status: 503, weight: '0' });
+      assert.equal(server.respond('ns1/lb', 'IPv6').status, 503);
+      assert.equal(server.respond('ns1/lb').status, 200, 'no family known: the largest count');
+    } finally {
+      await server.close();
+    }
+  });
 });
