@@ -206,7 +206,9 @@ async function run(config: EffectiveConfig, env: NodeJS.ProcessEnv, logger: Logg
     const sourceStop = new AbortController();
     const stopSource = (): void => { sourceStop.abort(); };
     signal.addEventListener('abort', stopSource, { once: true });
-    const source = new ApiSource({ client, nodeName, logger: logger.child({ component: 'source' }), clock });
+    // On a cluster, its ServiceCIDR objects give the Service ranges (when the API server serves
+    // them); the embedded plane has its configured ones.
+    const source = new ApiSource({ client, nodeName, logger: logger.child({ component: 'source' }), clock, serviceCIDRs: plane === undefined });
     const sourceDone = config.initOnly ? Promise.resolve() : source.run(state, sourceStop.signal);
     // Handled here too: it may settle before it is awaited below.
     sourceDone.catch(() => undefined);
@@ -216,8 +218,8 @@ async function run(config: EffectiveConfig, env: NodeJS.ProcessEnv, logger: Logg
       if (nodeIPs.source === 'loopback') logger.warn('cannot determine this node\'s IP, assuming loopback; set --bind-address if this is wrong');
       logger.info({ nodeIPs: nodeIPs.ips, source: nodeIPs.source }, 'node IPs');
       const localAddresses = interfaceAddresses();
-      // Service CIDRs are known for the embedded plane (on a cluster they would come from
-      // ServiceCIDR objects, not watched yet): traffic to unallocated IPs in them is dropped.
+      // Service CIDRs: the embedded plane's configured ones; on a cluster, its ServiceCIDR
+      // objects once listed (snapshot.serviceCIDRs). Traffic to unallocated IPs in them is dropped.
       const serviceCIDRs = plane === undefined ? [] : config.controlPlane.serviceCIDRs.map((c) => c.text);
       const dataplane = await createDataplane({ config, logger, clock, metrics, nodeIPs: nodeIPs.ips, localAddresses, node, serviceCIDRs, families });
 

@@ -12,6 +12,7 @@ import type { Logger } from '../util/logger.ts';
 import { decodeEndpointSlice } from './decode/endpointslice.ts';
 import { decodeNode } from './decode/node.ts';
 import { decodeService, type DecodedService } from './decode/service.ts';
+import { decodeServiceCIDR } from './decode/service-cidr.ts';
 import { isRecord } from './decode/common.ts';
 import { EndpointsChangeTracker } from './endpoints-change-tracker.ts';
 import { ServiceChangeTracker } from './service-change-tracker.ts';
@@ -81,6 +82,11 @@ export class ProxyState implements ProxyHandlers {
   #servicesSynced = false;
   #slicesSynced = false;
   #node: NodeInfo | undefined;
+  /** ServiceCIDR objects by name → their CIDRs; undefined until their initial list (or never: not watched). */
+  #serviceCIDRs: Map<string, readonly { readonly cidr: string; readonly family: IPFamily }[]> | undefined;
+  #serviceCIDRsSynced = false;
+  /** Per family, as handed out in snapshots (sorted, distinct); undefined while not synced. */
+  #cidrsByFamily: ReadonlyMap<IPFamily, readonly string[]> | undefined;
   /** Topology labels as of the latest node event, and as handed out in the last snapshot. */
   #topology: ReadonlyMap<string, string> = new Map();
   #snapshotTopology: ReadonlyMap<string, string> = this.#topology;
@@ -212,6 +218,44 @@ export class ProxyState implements ProxyHandlers {
     // Nothing waits for Nodes: a missing Node only affects health and topology.
   }
 
+  onServiceCIDRAdd(cidr: KubeObject): void {
+    this.#guard('onServiceCIDRAdd', () => this.#serviceCIDREvent(cidr, false));
+  }
+
+  onServiceCIDRUpdate(_old: KubeObject, cidr: KubeObject): void {
+    this.#guard('onServiceCIDRUpdate', () => this.#serviceCIDREvent(cidr, false));
+  }
+
+  onServiceCIDRDelete(cidr: KubeObject): void {
+    this.#guard('onServiceCIDRDelete', () => this.#serviceCIDREvent(cidr, true));
+  }
+
+  /** The initial list of ServiceCIDRs is in: from now on snapshots carry them (nothing waits for it). */
+  onServiceCIDRsSynced(): void {
+    this.#guard('onServiceCIDRsSynced', () => {
+      this.#serviceCIDRsSynced = true;
+      return this.#recomputeCIDRs();
+    });
+  }
+
+  #serviceCIDREvent(obj: KubeObject, deleted: boolean): boolean {
+    const objects = (this.#serviceCIDRs ??= new Map());
+    if (deleted) objects.delete(obj.metadata.name);
+    else objects.set(obj.metadata.name, decodeServiceCIDR(obj, this.#logger).cidrs);
+    return this.#serviceCIDRsSynced && this.#recomputeCIDRs();
+  }
+
+  /** Union of every object's CIDRs per family; true when it changed. */
+  #recomputeCIDRs(): boolean {
+    const byFamily = new Map<IPFamily, string[]>(this.#families.map((f) => [f.family, []]));
+    for (const cidrs of this.#serviceCIDRs?.values() ?? []) for (const c of cidrs) byFamily.get(c.family)?.push(c.cidr);
+    const next = new Map([...byFamily].map(([family, list]) => [family, [...new Set(list)].sort()]));
+    const prev = this.#cidrsByFamily;
+    if (prev !== undefined && [...next].every(([family, list]) => prev.get(family)?.join(',') === list.join(','))) return false;
+    this.#cidrsByFamily = next;
+    return true;
+  }
+
   #nodeEvent(obj: KubeObject): boolean {
     if (obj.metadata.name !== this.#nodeName) return false;
     const node = decodeNode(obj, this.#logger);
@@ -290,6 +334,7 @@ export class ProxyState implements ProxyHandlers {
         deletedUDPClusterIPs: svc.deletedUDPClusterIPs,
         deletedUDPEndpoints: Object.freeze(eps.deletedUDPEndpoints),
         newlyActiveUDPServices: Object.freeze(eps.newlyActiveUDPServices),
+        ...(this.#cidrsByFamily === undefined ? {} : { serviceCIDRs: this.#cidrsByFamily.get(f.family) ?? [] }),
       });
     });
     return { families, topologyChanged, changeTriggerTimes };

@@ -141,4 +141,9 @@ export interface FamilySnapshot {
   readonly deletedUDPEndpoints: readonly StaleEndpoint[];
   /** Service ports that went from 0 to >0 usable UDP/SCTP endpoints. */
   readonly newlyActiveUDPServices: readonly ServicePortName[];
+  /**
+   * This family's Service CIDRs from the cluster's ServiceCIDR objects (sorted, distinct), once
+   * their initial list is in; absent when they are not watched (the configured ones apply).
+   */
+  readonly serviceCIDRs?: readonly string[];
 }

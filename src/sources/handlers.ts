@@ -39,7 +39,15 @@ export interface NodeHandler {
   onNodesSynced(): void;
 }
 
-export type ProxyHandlers = ServiceHandler & EndpointSliceHandler & NodeHandler;
+/** ServiceCIDRs (networking.k8s.io/v1): the cluster's Service IP ranges. Optional: an API server may not serve them. */
+export interface ServiceCIDRHandler {
+  onServiceCIDRAdd(cidr: KubeObject): void;
+  onServiceCIDRUpdate(oldCIDR: KubeObject, cidr: KubeObject): void;
+  onServiceCIDRDelete(cidr: KubeObject): void;
+  onServiceCIDRsSynced(): void;
+}
+
+export type ProxyHandlers = ServiceHandler & EndpointSliceHandler & NodeHandler & Partial<ServiceCIDRHandler>;
 
 /** Something that feeds handlers until the signal aborts. */
 export interface Source {

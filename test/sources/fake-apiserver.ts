@@ -22,6 +22,10 @@ export const ENDPOINT_SLICES: FakeResource = {
   path: '/apis/discovery.k8s.io/v1/endpointslices', kind: 'EndpointSlice', listKind: 'EndpointSliceList', apiVersion: 'discovery.k8s.io/v1', namespaced: true,
 };
 export const NODES: FakeResource = { path: '/api/v1/nodes', kind: 'Node', listKind: 'NodeList', apiVersion: 'v1', namespaced: false };
+/** Not served unless added (FakeApiServerOptions.serviceCIDRs): older API servers answer 404. */
+export const SERVICE_CIDRS: FakeResource = {
+  path: '/apis/networking.k8s.io/v1/servicecidrs', kind: 'ServiceCIDR', listKind: 'ServiceCIDRList', apiVersion: 'networking.k8s.io/v1', namespaced: false,
+};
 
 export interface FakeMeta {
   name: string;
@@ -67,13 +71,15 @@ export interface FakeApiServerOptions {
   readonly authorize?: (req: http.IncomingMessage) => boolean;
   /** Bookmark period on watches that allow bookmarks; 0 (default) sends none. */
   readonly bookmarkIntervalMs?: number;
+  /** Serve ServiceCIDRs (networking.k8s.io/v1); default not: 404, as an API server before 1.33. */
+  readonly serviceCIDRs?: boolean;
 }
 
 interface Fault { readonly status: number; readonly retryAfterSeconds: number | undefined }
 
 export class FakeApiServer {
   private readonly opts: FakeApiServerOptions;
-  private readonly resources = new Map<string, FakeResource>([SERVICES, ENDPOINT_SLICES, NODES].map((r) => [r.path, r]));
+  private readonly resources: Map<string, FakeResource>;
   private readonly stores = new Map<string, Map<string, FakeObject>>();
   private history: HistoryEvent[] = [];
   private rv = 100;
@@ -95,6 +101,7 @@ export class FakeApiServer {
 
   private constructor(opts: FakeApiServerOptions) {
     this.opts = opts;
+    this.resources = new Map([SERVICES, ENDPOINT_SLICES, NODES, ...(opts.serviceCIDRs === true ? [SERVICE_CIDRS] : [])].map((r) => [r.path, r]));
   }
 
   static async start(opts: FakeApiServerOptions = {}): Promise<FakeApiServer> {

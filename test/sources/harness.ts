@@ -47,6 +47,8 @@ export interface HarnessOptions {
   readonly before?: (fake: FakeApiServer) => void;
   readonly handlers?: RecordingHandlers;
   readonly probe?: ReachabilityProbe | false;
+  /** ApiSource's serviceCIDRs option. */
+  readonly serviceCIDRs?: boolean;
 }
 
 export async function startHarness(t: TestContext, opts: HarnessOptions = {}): Promise<Harness> {
@@ -66,6 +68,7 @@ export async function startHarness(t: TestContext, opts: HarnessOptions = {}): P
   const source = new ApiSource({
     client, nodeName: NODE_NAME, logger, observer, tuning: { ...TEST_TUNING, ...opts.tuning },
     ...(opts.probe === undefined ? {} : { probe: opts.probe }),
+    ...(opts.serviceCIDRs === undefined ? {} : { serviceCIDRs: opts.serviceCIDRs }),
   });
   const ctrl = new AbortController();
   const done = source.run(handlers, ctrl.signal);

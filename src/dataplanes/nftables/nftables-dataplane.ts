@@ -103,6 +103,8 @@ export class NftablesDataplane implements Dataplane {
   readonly #names = new Map<string, PortNames>();
   readonly #deps: RenderDeps;
   readonly #contexts = new Map<IPFamily, FamilyContext>();
+  /** Service CIDRs from the cluster (snapshot.serviceCIDRs) the contexts were last built with, by family. */
+  readonly #clusterCIDRs = new Map<IPFamily, string>();
   readonly #states = new Map<IPFamily, FamilyState>();
   #needFull = true;
   #needResync = false;
@@ -150,6 +152,27 @@ export class NftablesDataplane implements Dataplane {
     return 'resync';
   }
 
+  /**
+   * The cluster's Service CIDRs (ServiceCIDR objects, when watched) replace the configured ones
+   * in the family's context; a change re-renders the tables (rewrite), which holds the
+   * "drop traffic to unallocated ClusterIPs" rule. Rare: a cluster's ranges seldom change.
+   */
+  #followServiceCIDRs(snap: FamilySnapshot): void {
+    const cidrs = snap.serviceCIDRs;
+    if (cidrs === undefined) return;
+    const key = cidrs.join(',');
+    if (this.#clusterCIDRs.get(snap.family) === key) return;
+    try {
+      this.#contexts.set(snap.family, resolveFamilyContext(snap.family, { ...this.#o.render, serviceCIDRs: cidrs }));
+    } catch (err) {
+      this.#o.logger.error({ err, family: snap.family, serviceCIDRs: cidrs }, 'unusable Service CIDRs from the cluster; keeping the previous ones');
+      return;
+    }
+    this.#clusterCIDRs.set(snap.family, key);
+    this.#needFull = true;
+    this.#o.logger.info({ family: snap.family, serviceCIDRs: cidrs }, 'Service CIDRs from the cluster\'s ServiceCIDR objects');
+  }
+
   #shardsFor(state: FamilyState, snap: FamilySnapshot): number {
     const perShard = this.#o.shardWeight ?? DEFAULT_SHARD_WEIGHT;
     if (perShard <= 0) return 1;
@@ -163,6 +186,7 @@ export class NftablesDataplane implements Dataplane {
     this.#timing = { render: 0, plan: 0, kernelRead: 0, apply: 0 };
     this.#started = [];
     const work: FamilyWork[] = [];
+    for (const snap of request.families) this.#followServiceCIDRs(snap);
     for (const snap of request.families) {
       const state = this.#states.get(snap.family);
       const ctx = this.#contexts.get(snap.family);

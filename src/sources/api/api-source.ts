@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../../util/clock.ts';
 import type { ApiClient } from './client.ts';
 import { createReachabilityProbe, type ReachabilityProbe } from './backoff.ts';
 import { Reflector, type ReflectorObserver, type ReflectorSink, type ReflectorTuning } from './reflector.ts';
-import { endpointSlicesResource, nodeResource, servicesResource, type ServiceSelectorOptions } from './resources.ts';
+import { endpointSlicesResource, nodeResource, serviceCIDRsResource, servicesResource, type ServiceSelectorOptions } from './resources.ts';
 
 export interface ApiSourceOptions {
   readonly client: ApiClient;
@@ -25,6 +25,11 @@ export interface ApiSourceOptions {
    * `client`; `false` disables early wake (pure client-go backoff).
    */
   readonly probe?: ReachabilityProbe | false | undefined;
+  /**
+   * Also watch ServiceCIDRs (the cluster's Service ranges), when the handlers take them; an API
+   * server that does not serve them is not asked again. Default false.
+   */
+  readonly serviceCIDRs?: boolean | undefined;
 }
 
 export interface ResourceStatus {
@@ -66,6 +71,8 @@ export class ApiSource implements Source {
         synced: () => { handlers.onNodesSynced(); },
       }],
     ];
+    const cidrs = o.serviceCIDRs === true ? serviceCIDRSink(handlers) : undefined;
+    if (cidrs !== undefined) sinks.push([serviceCIDRsResource(), cidrs]);
     this.reflectors = sinks.map(([resource, sink]) => ({
       name: resource.name,
       reflector: new Reflector({
@@ -78,14 +85,15 @@ export class ApiSource implements Source {
         probe,
         observer: o.observer,
         tuning: o.tuning,
+        optional: resource.name === 'servicecidrs',
       }),
     }));
-    o.logger.info({ server: o.client.describe(), node: o.nodeName }, 'watching Services, EndpointSlices and our Node');
+    o.logger.info({ server: o.client.describe(), node: o.nodeName }, `watching Services, EndpointSlices and our Node${cidrs === undefined ? '' : ', and ServiceCIDRs if served'}`);
     await Promise.all(this.reflectors.map(({ reflector }) => reflector.run(signal)));
     o.logger.info('API source stopped');
   }
 
-  /** Per resource ("services", "endpointslices", "nodes"): for debugging and health. */
+  /** Per resource ("services", "endpointslices", "nodes", "servicecidrs"): for debugging and health. */
   status(): Record<string, ResourceStatus> {
     const out: Record<string, ResourceStatus> = {};
     for (const { name, reflector } of this.reflectors) {
@@ -93,4 +101,16 @@ export class ApiSource implements Source {
     }
     return out;
   }
+}
+
+/** The handlers' ServiceCIDR methods as a reflector sink, when they have them all. */
+function serviceCIDRSink(h: ProxyHandlers): ReflectorSink | undefined {
+  const { onServiceCIDRAdd: add, onServiceCIDRUpdate: update, onServiceCIDRDelete: del, onServiceCIDRsSynced: synced } = h;
+  if (add === undefined || update === undefined || del === undefined || synced === undefined) return undefined;
+  return {
+    add: (x) => { add.call(h, x); },
+    update: (a, b) => { update.call(h, a, b); },
+    delete: (x) => { del.call(h, x); },
+    synced: () => { synced.call(h); },
+  };
 }

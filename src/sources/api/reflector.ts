@@ -98,6 +98,12 @@ export interface ReflectorOptions {
   readonly probe?: ReachabilityProbe | undefined;
   readonly observer?: ReflectorObserver | undefined;
   readonly tuning?: Partial<ReflectorTuning> | undefined;
+  /**
+   * A resource the server may not serve: a 404 on the initial LIST means it does not (an older
+   * API server, a feature turned off). It is logged once and the reflector stops: run()
+   * resolves, and the sink never hears of it (no synced()).
+   */
+  readonly optional?: boolean | undefined;
 }
 
 type WatchOutcome =
@@ -112,6 +118,7 @@ type LineResult = { readonly end: false; readonly progress: boolean } | { readon
 export class Reflector {
   private readonly client: ApiClient;
   private readonly spec: ResourceSpec;
+  private readonly optional: boolean;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -133,6 +140,7 @@ export class Reflector {
   constructor(opts: ReflectorOptions) {
     this.client = opts.client;
     this.spec = opts.resource;
+    this.optional = opts.optional === true;
     this.logger = opts.logger.child({ resource: opts.resource.name });
     this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? Math.random;
@@ -168,6 +176,10 @@ export class Reflector {
           needList = false;
         } catch (err) {
           if (isAborted(signal)) break;
+          if (this.optional && !this.hasSynced && isApiError(err) && err.status === 404) {
+            this.logger.info({ resource: this.spec.name, path: this.spec.path, server: this.client.describe() }, `${this.spec.name} are not served by this API server: not watched`);
+            return;
+          }
           this.failures++;
           this.report('list', err);
           if (this.hasSynced) reason = 'error';

@@ -69,6 +69,20 @@ export function nodeResource(nodeName: string): ResourceSpec {
   };
 }
 
+/**
+ * ServiceCIDRs (networking.k8s.io/v1, GA in 1.33): the cluster's Service IP ranges, all of
+ * them (upstream's ServiceCIDR informer has no selector). An API server that does not serve
+ * them answers 404: the resource is optional (ReflectorOptions.optional).
+ */
+export function serviceCIDRsResource(): ResourceSpec {
+  return {
+    name: 'servicecidrs',
+    kind: 'ServiceCIDR',
+    path: '/apis/networking.k8s.io/v1/servicecidrs',
+    namespaced: false,
+  };
+}
+
 /** fields.EscapeValue: backslash-escape the selector's own syntax characters. */
 export function escapeFieldValue(v: string): string {
   return v.replace(/[\\,=]/g, (c) => `\\${c}`);

@@ -326,3 +326,22 @@ describe('nftables cleanup timer', () => {
     }
   });
 });
+
+describe('nftables dataplane: Service CIDRs from the cluster', () => {
+  it('Service CIDRs from the cluster (ServiceCIDR objects) replace the configured ones: a change rewrites the tables, the same ones again do not', async () => {
+    const { dp, runner } = setup();
+    const drop = (cidrs: string): string => `add rule ip kube-proxy cluster-ips-check ip daddr { ${cidrs} } drop comment "Drop traffic to unallocated ClusterIPs"`;
+    await dp.sync({ full: true, families: [makeSnapshot({ ports: [svc1] })] });
+    assert.ok(runner.lastLines().includes(drop('172.30.0.0/16')), 'the configured CIDR while none come from the cluster');
+    await dp.sync({ full: false, families: [{ ...makeSnapshot({ ports: [svc1], changed: [] }), serviceCIDRs: ['10.96.0.0/12', '10.200.0.0/16'] }] });
+    assert.ok(runner.lastLines().includes(drop('10.96.0.0/12, 10.200.0.0/16')), runner.last);
+    assert.ok(!runner.last.includes('172.30.0.0/16 } drop'), 'the configured one is gone');
+    const rewrites = runner.scripts.length;
+    await dp.sync({ full: false, families: [{ ...makeSnapshot({ ports: [svc1], changed: [] }), serviceCIDRs: ['10.96.0.0/12', '10.200.0.0/16'] }] });
+    assert.equal(runner.scripts.slice(rewrites).join('').includes('cluster-ips-check ip daddr'), false, 'unchanged: not rendered again');
+    // None left in the cluster: no drop rule at all.
+    await dp.sync({ full: false, families: [{ ...makeSnapshot({ ports: [svc1], changed: [] }), serviceCIDRs: [] }] });
+    assert.ok(!runner.last.includes('Drop traffic to unallocated ClusterIPs'), runner.last);
+    assert.ok(runner.last.includes('flush') || runner.last.includes('delete table'), 'a rewrite');
+  });
+});
