@@ -224,6 +224,16 @@ function packets(lab: Lab): { clientSide: number; backendSide: number } {
   return { clientSide: (out[0] ?? Number.NaN) + (out[1] ?? Number.NaN), backendSide: (out[2] ?? Number.NaN) + (out[3] ?? Number.NaN) };
 }
 
+/**
+ * kube-proxy-ts's refusal and connect-failure counters at the end of the run, from its
+ * /metrics (the daemon's default address; empty without one): what a connection reset right
+ * after accept is counted as (wrk's `write` errors).
+ */
+function daemonCounters(lab: Lab): string[] {
+  const r = lab.proxy.tryExec('curl', ['-s', '--max-time', '5', 'http://127.0.0.1:10249/metrics']);
+  return r.stdout.split('\n').filter((l) => /^kubeproxy_userspace_(refused_total|connect_failures_total)\{/.test(l));
+}
+
 /** Run one test and account for the CPU time of everyone involved. */
 async function measure(r: Running, round: number, path: PathName, test: TestName, fn: () => Promise<Outcome>): Promise<Sample> {
   const proxyPid = r.proxyPid[path];
@@ -379,6 +389,7 @@ async function bench(lab: Lab, stops: (() => Promise<unknown>)[]): Promise<strin
     summary: rep.summary,
     samples,
     kubeProxyWarnings: r.kubeProxy.log().split('\n').filter((l) => /"level":(40|50|60)/.test(l)).slice(-20),
+    kubeProxyCounters: daemonCounters(lab),
   }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
   lines.push(`results: ${file}`);
   lines.push(ratiosLine(rep, latency));
