@@ -7,7 +7,33 @@ import { ServiceHealthServer } from '../../src/server/service-health.ts';
 import { syncServiceHealth } from '../../src/sync/service-health-sync.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { addPort, endpoint, makeService, makeSlice, slicePort } from '../model/builders.ts';
-import { freePort } from '../helpers/wait.ts';
+import { freePort, until } from '../helpers/wait.ts';
+import { get } from '../server/helpers.ts';
+
+/**
+ * A dual-stack LoadBalancer Service "ns1/lb" with externalTrafficPolicy Local and
+ * healthCheckNodePort `port`, and one EndpointSlice per family: [address, node] per endpoint.
+ */
+function dualStackLB(port: number, v4: readonly (readonly [string, string])[], v6: readonly (readonly [string, string])[]): ProxyState {
+  const state = new ProxyState({ nodeName: 'node1', families: ['IPv4', 'IPv6'], logger: silentLogger() });
+  state.onServiceAdd(makeService('ns1', 'lb', (s) => {
+    s.spec.type = 'LoadBalancer';
+    s.spec.clusterIP = '172.30.0.9';
+    s.spec.clusterIPs = ['172.30.0.9', 'fd00:172:30::9'];
+    s.spec.ipFamilies = ['IPv4', 'IPv6'];
+    s.spec.externalTrafficPolicy = 'Local';
+    s.spec.healthCheckNodePort = port;
+    addPort(s, 'http', 'TCP', 80, 30080);
+  }));
+  for (const [family, eps] of [['IPv4', v4], ['IPv6', v6]] as const) {
+    state.onEndpointSliceAdd(makeSlice('ns1', 'lb', family === 'IPv4' ? 'lb-v4' : 'lb-v6', (s) => {
+      if (family === 'IPv6') s.addressType = 'IPv6';
+      s.ports = [slicePort('http', 8080)];
+      s.endpoints = eps.map(([ip, nodeName]) => endpoint(ip, { nodeName }));
+    }));
+  }
+  return state;
+}
 
 describe('syncServiceHealth', () => {
   // Regression (found by the e2e lab, test/e2e/traffic-policy.test.ts): a dual-stack Service
@@ -17,27 +43,9 @@ describe('syncServiceHealth', () => {
   it('counts a dual-stack pod once: local endpoints per family, not across families', async () => {
     const port = await freePort();
     const server = new ServiceHealthServer({ addresses: ['127.0.0.1'], proxyHealthy: () => true, logger: silentLogger() });
-    const state = new ProxyState({ nodeName: 'node1', families: ['IPv4', 'IPv6'], logger: silentLogger() });
     try {
-      state.onServiceAdd(makeService('ns1', 'lb', (s) => {
-        s.spec.type = 'LoadBalancer';
-        s.spec.clusterIP = '172.30.0.9';
-        s.spec.clusterIPs = ['172.30.0.9', 'fd00:172:30::9'];
-        s.spec.ipFamilies = ['IPv4', 'IPv6'];
-        s.spec.externalTrafficPolicy = 'Local';
-        s.spec.healthCheckNodePort = port;
-        addPort(s, 'http', 'TCP', 80, 30080);
-      }));
       const pods = [['10.0.0.1', 'fd00:10::1', 'node1'], ['10.0.0.2', 'fd00:10::2', 'node1'], ['10.0.0.3', 'fd00:10::3', 'node2']] as const;
-      state.onEndpointSliceAdd(makeSlice('ns1', 'lb', 'lb-v4', (s) => {
-        s.ports = [slicePort('http', 8080)];
-        s.endpoints = pods.map(([v4, , nodeName]) => endpoint(v4, { nodeName }));
-      }));
-      state.onEndpointSliceAdd(makeSlice('ns1', 'lb', 'lb-v6', (s) => {
-        s.addressType = 'IPv6';
-        s.ports = [slicePort('http', 8080)];
-        s.endpoints = pods.map(([, v6, nodeName]) => endpoint(v6, { nodeName }));
-      }));
+      const state = dualStackLB(port, pods.map(([v4, , node]) => [v4, node]), pods.map(([, v6, node]) => [v6, node]));
       syncServiceHealth(server, state.takeSnapshots().families, true);
       assert.equal(server.ports().get('ns1/lb'), port);
       const r = server.respond('ns1/lb');
@@ -54,39 +62,14 @@ describe('syncServiceHealth', () => {
   it('answers each family with its own count: local IPv4 endpoints but no local IPv6 ones is 200 over IPv4, 503 over IPv6', async () => {
     const port = await freePort();
     const server = new ServiceHealthServer({ addresses: ['127.0.0.1', '::1'], proxyHealthy: () => true, logger: silentLogger() });
-    const state = new ProxyState({ nodeName: 'node1', families: ['IPv4', 'IPv6'], logger: silentLogger() });
     try {
-      state.onServiceAdd(makeService('ns1', 'lb', (s) => {
-        s.spec.type = 'LoadBalancer';
-        s.spec.clusterIP = '172.30.0.9';
-        s.spec.clusterIPs = ['172.30.0.9', 'fd00:172:30::9'];
-        s.spec.ipFamilies = ['IPv4', 'IPv6'];
-        s.spec.externalTrafficPolicy = 'Local';
-        s.spec.healthCheckNodePort = port;
-        addPort(s, 'http', 'TCP', 80, 30080);
-      }));
-      state.onEndpointSliceAdd(makeSlice('ns1', 'lb', 'lb-v4', (s) => {
-        s.ports = [slicePort('http', 8080)];
-        s.endpoints = [endpoint('10.0.0.1', { nodeName: 'node1' }), endpoint('10.0.0.2', { nodeName: 'node1' })];
-      }));
-      state.onEndpointSliceAdd(makeSlice('ns1', 'lb', 'lb-v6', (s) => {
-        s.addressType = 'IPv6';
-        s.ports = [slicePort('http', 8080)];
-        s.endpoints = [endpoint('fd00:10::3', { nodeName: 'node2' })];
-      }));
+      const state = dualStackLB(port, [['10.0.0.1', 'node1'], ['10.0.0.2', 'node1']], [['fd00:10::3', 'node2']]);
       syncServiceHealth(server, state.takeSnapshots().families, true);
-      const ask = async (host: string): Promise<{ status: number; weight: string | null }> => {
-        for (let i = 0; ; i++) {
-          try {
-            const res = await fetch(`http://${host}:${String(port)}/`);
-            await res.text();
-            return { status: res.status, weight: res.headers.get('x-load-balancing-endpoint-weight') };
-          } catch (err) {
-            if (i > 50) throw err;
-            await new Promise((r) => setTimeout(r, 20));
-          }
-        }
-      };
+      // The servers start listening on a later turn of the event loop.
+      const ask = (host: string): Promise<{ status: number; weight: string | null }> => until(`an answer over ${host}`, async () => {
+        const r = await get(`http://${host}:${String(port)}/`).catch(() => undefined);
+        return r === undefined ? undefined : { status: r.status, weight: r.headers.get('x-load-balancing-endpoint-weight') };
+      }, 2000, 20);
       assert.deepEqual(await ask('127.0.0.1'), { status: 200, weight: '2' });
       assert.deepEqual(await ask('[::1]'), { status: 503, weight: '0' });
       assert.equal(server.respond('ns1/lb', 'IPv6').status, 503);

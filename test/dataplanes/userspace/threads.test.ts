@@ -11,6 +11,7 @@ import net from 'node:net';
 import { InMemoryUserspaceMetrics } from '../../../src/dataplanes/userspace/metrics.ts';
 import { UserspaceDataplane } from '../../../src/dataplanes/userspace/userspace-dataplane.ts';
 import { silentLogger } from '../../../src/util/logger.ts';
+import { until } from '../../helpers/wait.ts';
 import { DEFAULT_BACKOFF } from '../../../src/dataplanes/userspace/balancers/index.ts';
 import { budgetCell } from '../../../src/dataplanes/userspace/budget.ts';
 import { ServingThreads, type ThreadInit } from '../../../src/dataplanes/userspace/threads/serving-threads.ts';
@@ -32,14 +33,12 @@ async function requests(port: number, n: number): Promise<string[]> {
   return out;
 }
 
-/** The first answer other than a refusal within `ms` (a thread restarting: 1 s). */
-async function answered(port: number, ms = 5000): Promise<string> {
-  const until = Date.now() + ms;
-  for (;;) {
+/** The first answer other than a refusal (a thread restarting takes 1 s). */
+function answered(port: number): Promise<string> {
+  return until(`an answer on port ${String(port)}`, async () => {
     const r = await request(port);
-    if (r !== 'ERR ECONNREFUSED' || Date.now() > until) return r;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+    return r === 'ERR ECONNREFUSED' ? undefined : r;
+  }, 5000);
 }
 
 describe('userspace dataplane with serving threads (loopback)', { concurrency: false, timeout: 60_000 }, () => {

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../../util/logger.ts';
 import type { UserspaceMetrics } from '../metrics.ts';
 import { replayDeltas } from './delta-metrics.ts';
-import { isFromWorker, type FromWorker, type PortMessage, type ThreadListen, type ToWorker, type WorkerInit } from './protocol.ts';
+import { isFromWorker, type BoundPort, type FromWorker, type PortMessage, type ThreadListen, type ToWorker, type WorkerInit } from './protocol.ts';
 
 // worker.ts when running from source, worker.js from dist/.
 const WORKER_URL = new URL(`./worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
@@ -224,7 +224,7 @@ export class ServingThreads {
     }
   }
 
-  #bound(slot: Slot, key: string, ports: readonly { listen: string; port: number }[]): void {
+  #bound(slot: Slot, key: string, ports: readonly BoundPort[]): void {
     const had = slot.bound.get(key);
     const now = new Map(ports.map((b) => [b.listen, b.port]));
     slot.bound.set(key, now);
