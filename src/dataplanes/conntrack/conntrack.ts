@@ -8,13 +8,15 @@ import type { IPFamily } from '../../model/types.ts';
 /** Flows to delete: every given field must match. Never empty (see conntrackArgs). */
 export interface ConntrackFilter {
   readonly family: IPFamily;
-  readonly protocol: 'udp' | 'sctp';
+  readonly protocol: 'tcp' | 'udp' | 'sctp';
   /** Original destination address (service IP). */
   readonly origDst?: string;
   /** Original destination port (service port or NodePort). */
   readonly origDstPort?: number;
   /** Reply source address: the endpoint the flow was DNATed to. */
   readonly replySrc?: string;
+  /** Reply source port (equal to origDstPort: a flow that was not DNATed). */
+  readonly replySrcPort?: number;
 }
 
 export interface Conntrack {
@@ -34,13 +36,14 @@ export class ConntrackError extends Error {
 
 /** `conntrack -D …` arguments for a filter. Refuses a filter that would match every flow. */
 export function conntrackArgs(f: ConntrackFilter): string[] {
-  if (f.origDst === undefined && f.origDstPort === undefined && f.replySrc === undefined) {
+  if (f.origDst === undefined && f.origDstPort === undefined && f.replySrc === undefined && f.replySrcPort === undefined) {
     throw new ConntrackError('refusing to delete conntrack entries without a filter', '');
   }
   const args = ['-D', '-f', f.family === 'IPv4' ? 'ipv4' : 'ipv6', '-p', f.protocol];
   if (f.origDst !== undefined) args.push('--orig-dst', f.origDst);
   if (f.origDstPort !== undefined) args.push('--orig-port-dst', String(f.origDstPort));
   if (f.replySrc !== undefined) args.push('--reply-src', f.replySrc);
+  if (f.replySrcPort !== undefined) args.push('--reply-port-src', String(f.replySrcPort));
   return args;
 }
 

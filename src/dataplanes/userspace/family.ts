@@ -9,7 +9,7 @@ import type { Logger } from '../../util/logger.ts';
 import { NftUnsafeValueError } from '../nftables/errors.ts';
 import { resolveFamilyContext, type NodePortAddresses } from '../nftables/options.ts';
 import { familyOf, isLoopback } from '../nftables/safety.ts';
-import type { EntryOptions } from './entry-points.ts';
+import type { EntryOptions, RedirectMap } from './entry-points.ts';
 import type { PortRuntime } from './port-runtime.ts';
 import {
   addElementLine, deleteElementLine, elementId, listenerElement, redirectElement, redirectLookupKey, renderBaseAndFlush, type Element,
@@ -60,6 +60,8 @@ interface Pending {
   readonly full: boolean;
   /** UDP entry points the previous process redirected to another port than ours now. */
   readonly staleFlows: ConntrackFilter[];
+  /** Entry points redirected for the first time: their flows that were not DNATed (unNATed). */
+  readonly unNATed: ConntrackFilter[];
   readonly lines: string[];
   readonly programmed: Map<string, Map<string, Element>>;
   /** Full: the new owner map. Partial: changes over the current one (undefined = released). */
@@ -143,7 +145,7 @@ export class FamilyRuntime {
 
   /** Work out the transaction for the ports in `keys` (all of them when full). */
   prepare(full: boolean, keys: ReadonlySet<string>): void {
-    const p: Pending = { full, staleFlows: [], lines: [], programmed: new Map(), owners: new Map() };
+    const p: Pending = { full, staleFlows: [], unNATed: [], lines: [], programmed: new Map(), owners: new Map() };
     this.#pending = p;
     if (!this.entry.redirect) return;
     if (full) {
@@ -158,6 +160,7 @@ export class FamilyRuntime {
           p.owners.set(id, key);
           accepted.set(id, e);
           p.lines.push(addElementLine(this.family, e));
+          this.#noteNew(p, id, e);
         }
         p.programmed.set(key, accepted);
         p.staleFlows.push(...this.#staleFlows(rt));
@@ -191,6 +194,7 @@ export class FamilyRuntime {
         if (prev?.value !== e.value) {
           if (prev !== undefined) p.lines.push(deleteElementLine(this.family, prev));
           p.lines.push(addElementLine(this.family, e));
+          if (prev === undefined) this.#noteNew(p, id, e);
         }
         p.owners.set(id, key);
         accepted.set(id, e);
@@ -217,6 +221,30 @@ export class FamilyRuntime {
         : { family: this.family, protocol: 'udp', origDst: r.ip, origDstPort: r.port });
     }
     return out;
+  }
+
+  /**
+   * An entry point redirected for the first time (not in our record, nor in the previous
+   * process's table): flows to it that the kernel tracked before, while nothing redirected it,
+   * were not DNATed, and conntrack keeps them so: a client's SYN retransmissions (and its next
+   * connections from the same source port, for as long as it keeps trying: the SYN_SENT
+   * timeout is 120 s) go on being routed past our listener, usually into an ICMP unreachable.
+   * Such flows are told apart by their reply source port, which is still the entry point's
+   * own (a redirected flow's is the listener's), and are deleted once the redirect is in.
+   */
+  #noteNew(p: Pending, id: string, e: Element): void {
+    const entry = entryOf(e);
+    if (entry === undefined) return;
+    if (this.#owners.has(id)) return;
+    if (this.#previous?.has(redirectLookupKey(entry.map, entry.ip, entry.proto, entry.port)) === true) return;
+    p.unNATed.push(entry.ip === undefined
+      ? { family: this.family, protocol: entry.proto, origDstPort: entry.port, replySrcPort: entry.port }
+      : { family: this.family, protocol: entry.proto, origDst: entry.ip, origDstPort: entry.port, replySrc: entry.ip, replySrcPort: entry.port });
+  }
+
+  /** The pending transaction's entry points redirected for the first time (#noteNew); their flows to delete once it is committed. */
+  unNATedFlows(): readonly ConntrackFilter[] {
+    return this.#pending?.unNATed ?? [];
   }
 
   /** The pending transaction's stale UDP flows (staleFlows); to delete once it is committed. */
@@ -308,4 +336,13 @@ export class FamilyRuntime {
     this.#reported.add(id);
     this.#logger.warn(fields, msg);
   }
+}
+
+/** The entry point of a main-thread redirect element (service-ips or service-nodeports), else undefined. */
+function entryOf(e: Element): { map: RedirectMap; ip: string | undefined; proto: 'tcp' | 'udp'; port: number } | undefined {
+  if (e.container !== 'service-ips' && e.container !== 'service-nodeports') return undefined;
+  const parts = e.key.split(' . ');
+  const [ip, proto, port] = e.container === 'service-ips' ? parts : [undefined, ...parts];
+  if ((proto !== 'tcp' && proto !== 'udp') || port === undefined) return undefined;
+  return { map: e.container, ip, proto, port: Number(port) };
 }

@@ -83,6 +83,9 @@ export class UserspaceSyncError extends Error {
   }
 }
 
+/** Most new entry points in one sync for which flows tracked before their redirect are deleted (#deleteUnNATed). */
+const UNNATED_CLEANUP_MAX = 64;
+
 export class UserspaceDataplane implements Dataplane {
   readonly mode = 'userspace' as const;
   readonly #o: UserspaceDataplaneOptions;
@@ -184,6 +187,7 @@ export class UserspaceDataplane implements Dataplane {
       fr.prepare(familyFull, keys);
     }
     const stale: ConntrackFilter[] = [];
+    const unNATed: ConntrackFilter[] = [];
     try {
       if (this.#o.redirect !== undefined) {
         const lines = work.flatMap((fr) => fr.transactionLines());
@@ -191,6 +195,7 @@ export class UserspaceDataplane implements Dataplane {
       }
       for (const fr of work) {
         stale.push(...fr.staleFlows());
+        unNATed.push(...fr.unNATedFlows());
         fr.commit();
       }
       this.#needFull = false;
@@ -208,6 +213,26 @@ export class UserspaceDataplane implements Dataplane {
       const n = await runConntrackCleanup(conntrack, stale, this.#logger);
       this.#logger.info({ entryPoints: stale.length, deleted: n }, 'deleted conntrack entries of UDP flows redirected to a previous listener port');
     }
+    await this.#deleteUnNATed(unNATed);
+  }
+
+  /**
+   * Flows to entry points redirected for the first time that were tracked before the redirect
+   * and so not DNATed (FamilyRuntime#noteNew): deleted, so a client retrying (its SYN
+   * retransmissions, its next connection from the same source port) reaches the listener now
+   * instead of staying on the route past it for up to two minutes. One `conntrack` run per
+   * entry point: done for the few a sync adds while running (a new Service), not for the
+   * thousands of a first sync on a fresh node (clients of services that did not exist yet).
+   */
+  async #deleteUnNATed(filters: readonly ConntrackFilter[]): Promise<void> {
+    const conntrack = this.#o.redirect?.conntrack;
+    if (filters.length === 0 || conntrack === undefined) return;
+    if (filters.length > UNNATED_CLEANUP_MAX) {
+      this.#logger.debug({ entryPoints: filters.length, max: UNNATED_CLEANUP_MAX }, 'not looking for flows tracked before their redirect: too many new entry points in one sync');
+      return;
+    }
+    const n = await runConntrackCleanup(conntrack, filters, this.#logger);
+    if (n > 0) this.#logger.info({ entryPoints: filters.length, deleted: n }, 'deleted conntrack entries of flows tracked before their entry point was redirected');
   }
 
   /**

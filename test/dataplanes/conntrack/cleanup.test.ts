@@ -37,6 +37,12 @@ describe('conntrack cleanup planning', () => {
     ]);
   });
 
+  it('a flow that was not DNATed: TCP, by reply source address and port', () => {
+    assert.deepEqual(conntrackArgs({ family: 'IPv4', protocol: 'tcp', origDst: '10.96.0.1', origDstPort: 80, replySrc: '10.96.0.1', replySrcPort: 80 }),
+      ['-D', '-f', 'ipv4', '-p', 'tcp', '--orig-dst', '10.96.0.1', '--orig-port-dst', '80', '--reply-src', '10.96.0.1', '--reply-port-src', '80']);
+    assert.deepEqual(conntrackArgs({ family: 'IPv6', protocol: 'udp', replySrcPort: 30053 }), ['-D', '-f', 'ipv6', '-p', 'udp', '--reply-port-src', '30053']);
+  });
+
   it('never builds a match-everything filter', () => {
     assert.throws(() => conntrackArgs({ family: 'IPv4', protocol: 'udp' }), ConntrackError);
   });

@@ -288,6 +288,34 @@ describe('userspace dataplane, redirect transactions (recorded)', { concurrency:
     }
   });
 
+  it('an entry point redirected for the first time: its flows tracked without NAT (reply source port = the entry point\'s) are deleted once; not for entry points already redirected, nor beyond 64 new ones in one sync', async () => {
+    const runner = new RecordingRunner();
+    const deleted: ConntrackFilter[] = [];
+    const conntrack: Conntrack = { deleteFlows: (f) => { deleted.push(f); return Promise.resolve(0); } };
+    const dp = new UserspaceDataplane({ logger: silentLogger(), redirect: { runner, conntrack }, nodeIPs: [TEST_NODE_IP], listenHost: { IPv4: HOST } });
+    try {
+      const web = makePort('ns1', 'web', 'http', (s) => { s.clusterIP = '172.30.0.41'; s.nodePort = 30080; });
+      const dns = makePort('ns1', 'dns', 'dns', (s) => { s.clusterIP = '172.30.0.53'; s.port = 53; }, 'UDP');
+      const first = makeSnapshot({ ports: [[web, [makeEndpoint('10.0.1.1', 80)]]] });
+      await dp.sync({ full: true, families: [first] });
+      assert.deepEqual(deleted, [
+        { family: 'IPv4', protocol: 'tcp', origDst: '172.30.0.41', origDstPort: 80, replySrc: '172.30.0.41', replySrcPort: 80 },
+        { family: 'IPv4', protocol: 'tcp', origDstPort: 30080, replySrcPort: 30080 },
+      ]);
+      deleted.length = 0;
+      await dp.sync({ full: true, families: [first] });
+      assert.deepEqual(deleted, [], 'already redirected: nothing to look for');
+      await dp.sync({ full: false, families: [makeSnapshot({ ports: [[web, [makeEndpoint('10.0.1.1', 80)]], [dns, [makeEndpoint('10.0.1.1', 53)]]], changed: [dns.name.service] })] });
+      assert.deepEqual(deleted, [{ family: 'IPv4', protocol: 'udp', origDst: '172.30.0.53', origDstPort: 53, replySrc: '172.30.0.53', replySrcPort: 53 }]);
+      deleted.length = 0;
+      const many = Array.from({ length: 65 }, (_, i) => makePort('ns2', `s${String(i)}`, 'http', (s) => { s.clusterIP = `172.30.1.${String(i + 1)}`; }));
+      await dp.sync({ full: true, families: [makeSnapshot({ ports: [[web, [makeEndpoint('10.0.1.1', 80)]], ...many.map((sp) => [sp, [makeEndpoint('10.0.1.2', 80)]] as const)] })] });
+      assert.deepEqual(deleted, [], 'a sync with more than 64 new entry points does not look');
+    } finally {
+      await dp.close();
+    }
+  });
+
   it('restart: listens on the ports the previous process redirected to (read back once); a port now taken falls back to a new one (for UDP, its flows\' conntrack entries are deleted)', async () => {
     const [web, webExt, dnsPort, taken, takenUdp] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     const busy = net.createServer();

@@ -27,7 +27,8 @@ function wire(node: Netns, client: Netns): void {
   client.exec('ip', ['route', 'add', '172.30.0.0/16', 'via', '10.201.0.1']);
 }
 
-const tcpClient = (host: string, port: number, timeoutMs = 1500): string => `const c = require('net').connect(${port}, '${host}'); let d = '';
+/** `localPort` 0: any; else the connection leaves from that port (one conntrack flow across runs). */
+const tcpClient = (host: string, port: number, timeoutMs = 1500, localPort = 0): string => `const c = require('net').connect({ port: ${port}, host: '${host}', localPort: ${localPort} || undefined }); let d = '';
 c.on('data', (b) => d += b); c.on('end', () => { console.log('OK ' + d); process.exit(0); });
 c.on('error', (e) => { console.log('ERR ' + e.code); process.exit(0); });
 setTimeout(() => { console.log('TIMEOUT'); process.exit(0); }, ${timeoutMs});`;
@@ -45,8 +46,9 @@ one(0); setTimeout(() => { console.log('TIMEOUT ' + ok); process.exit(0); }, 100
 
 interface Proxy { readonly proc: ChildProcess; readonly listener: number; readonly udpListener: number; readonly threadListeners: number[] }
 
-async function startProxy(node: Netns, threads = 1): Promise<Proxy> {
-  const proc = node.spawn(NODE, [FIXTURE, '10.201.0.1', String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] });
+/** `late`: the TCP service is only added by addWeb(). */
+async function startProxy(node: Netns, threads = 1, late = false): Promise<Proxy> {
+  const proc = node.spawn(NODE, [FIXTURE, '10.201.0.1', String(threads), ...(late ? ['late'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
   const [line] = (await once(proc.stdout ?? proc, 'data')) as [Buffer];
   const ready = JSON.parse(line.toString()) as { ready: boolean; listener: number; udpListener: number; threadListeners: number[] };
   assert.equal(ready.ready, true);
@@ -59,6 +61,13 @@ async function opened(p: Proxy): Promise<number[]> {
   p.proc.stdin?.write('opened\n');
   const [line] = (await reply) as [Buffer];
   return JSON.parse(line.toString()) as number[];
+}
+
+async function addWeb(p: Proxy): Promise<void> {
+  const reply = once(p.proc.stdout ?? p.proc, 'data');
+  p.proc.stdin?.write('add-web\n');
+  const [line] = (await reply) as [Buffer];
+  assert.deepEqual(JSON.parse(line.toString()), { synced: true });
 }
 
 async function stopProxy(p: Proxy): Promise<void> {
@@ -159,6 +168,26 @@ describe('userspace dataplane with nftables redirect (real kernel)', { skip, con
         assert.deepEqual(await opened(second), [3, 3, 3]);
       } finally {
         await stopProxy(second);
+      }
+    }));
+  });
+
+  it('a client that tried a ClusterIP before it was redirected is served from the same source port once it is: its flow, tracked without NAT, is deleted', async () => {
+    await withNetns('us-node', (node) => withNetns('us-client', async (client) => {
+      wire(node, client);
+      // A node forwards: a SYN to an address nothing redirects yet is routed on (here into an
+      // ICMP unreachable), and conntrack keeps its flow, without NAT, while the client retries.
+      node.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+      const p = await startProxy(node, 1, true);
+      try {
+        assert.doesNotMatch(client.exec(NODE, ['-e', tcpClient('172.30.0.10', 80, 1500, 41000)]).trim(), /^OK/);
+        const unNATed = /src=172\.30\.0\.10 dst=10\.201\.0\.2 sport=80 dport=41000/;
+        assert.match(node.exec('conntrack', ['-L', '-p', 'tcp', '--orig-port-src', '41000']), unNATed);
+        await addWeb(p);
+        assert.doesNotMatch(node.exec('conntrack', ['-L', '-p', 'tcp', '--orig-port-src', '41000']), unNATed);
+        assert.match(client.exec(NODE, ['-e', tcpClient('172.30.0.10', 80, 3000, 41000)]).trim(), /^OK pod saw/);
+      } finally {
+        await stopProxy(p);
       }
     }));
   });
