@@ -229,17 +229,18 @@ export class FamilyRuntime {
    * were not DNATed, and conntrack keeps them so: a client's SYN retransmissions (and its next
    * connections from the same source port, for as long as it keeps trying: the SYN_SENT
    * timeout is 120 s) go on being routed past our listener, usually into an ICMP unreachable.
-   * Such flows are told apart by their reply source port, which is still the entry point's
-   * own (a redirected flow's is the listener's), and are deleted once the redirect is in.
+   * Such flows are told apart by their reply source, which is still the service IP and port (a
+   * redirected flow's is this node's address and the listener's port), and are deleted once
+   * the redirect is in. Service IPs only (ClusterIP, external and load-balancer IPs): a NodePort
+   * is on this node's own addresses, which answer an attempt made before its redirect with a
+   * RST (no listener), and conntrack starts such a flow afresh on the client's next SYN.
    */
   #noteNew(p: Pending, id: string, e: Element): void {
     const entry = entryOf(e);
     if (entry === undefined) return;
     if (this.#owners.has(id)) return;
     if (this.#previous?.has(redirectLookupKey(entry.map, entry.ip, entry.proto, entry.port)) === true) return;
-    p.unNATed.push(entry.ip === undefined
-      ? { family: this.family, protocol: entry.proto, origDstPort: entry.port, replySrcPort: entry.port }
-      : { family: this.family, protocol: entry.proto, origDst: entry.ip, origDstPort: entry.port, replySrc: entry.ip, replySrcPort: entry.port });
+    p.unNATed.push({ family: this.family, protocol: entry.proto, origDst: entry.ip, origDstPort: entry.port, replySrc: entry.ip, replySrcPort: entry.port });
   }
 
   /** The pending transaction's entry points redirected for the first time (#noteNew); their flows to delete once it is committed. */
@@ -338,11 +339,10 @@ export class FamilyRuntime {
   }
 }
 
-/** The entry point of a main-thread redirect element (service-ips or service-nodeports), else undefined. */
-function entryOf(e: Element): { map: RedirectMap; ip: string | undefined; proto: 'tcp' | 'udp'; port: number } | undefined {
-  if (e.container !== 'service-ips' && e.container !== 'service-nodeports') return undefined;
-  const parts = e.key.split(' . ');
-  const [ip, proto, port] = e.container === 'service-ips' ? parts : [undefined, ...parts];
-  if ((proto !== 'tcp' && proto !== 'udp') || port === undefined) return undefined;
+/** The entry point of a main-thread service-IP redirect element (`ip . proto . port`), else undefined. */
+function entryOf(e: Element): { map: RedirectMap; ip: string; proto: 'tcp' | 'udp'; port: number } | undefined {
+  if (e.container !== 'service-ips') return undefined;
+  const [ip, proto, port] = e.key.split(' . ');
+  if (ip === undefined || (proto !== 'tcp' && proto !== 'udp') || port === undefined) return undefined;
   return { map: e.container, ip, proto, port: Number(port) };
 }
